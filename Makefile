@@ -1,0 +1,43 @@
+# epfs — make targets. `make test` is the test command the README gives and
+# .ci/run calls; `make run` is the README's serve command.
+
+GO          ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 15s
+BENCHTIME   ?= 1s
+BIN         := bin/epfs
+
+.PHONY: all build run test lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/epfs
+
+# Until the server lands, `make run` serves the poller's echo example.
+run: build
+	@echo "epfs echo on 127.0.0.1:8080 — try: printf 'hello\\n' | nc -q1 127.0.0.1 8080"
+	./$(BIN) echo --listen 127.0.0.1:8080
+
+lint:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+test: lint
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Every fuzz target in every package, each for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

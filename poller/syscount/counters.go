@@ -122,17 +122,17 @@ type Event uint8
 
 // Tallies kept beside the syscall counts.
 const (
-	EpollEvents    Event = iota // events returned by epoll_wait, summed
-	StaleEvents                 // events dropped because their registration was gone
-	Wakeups                     // eventfd wakeups consumed
-	Submitted                   // functions run from the Submit queue
-	TimersFired                 // timers that expired and ran
-	Accepted                    // connections accepted
-	AcceptPauses                // times accepting paused on EMFILE/ENFILE
-	BytesRead                   // bytes returned by read
-	BytesWritten                // bytes accepted by write and writev
-	BytesSent                   // bytes moved by sendfile and splice
-	NumEvents                   // the number of Event values; not an event
+	EpollEvents  Event = iota // events returned by epoll_wait, summed
+	StaleEvents               // events dropped because their registration was gone
+	Wakeups                   // eventfd wakeups consumed
+	Submitted                 // functions run from the Submit queue
+	TimersFired               // timers that expired and ran
+	Accepted                  // connections accepted
+	AcceptPauses              // times accepting paused on EMFILE/ENFILE
+	BytesRead                 // bytes returned by read
+	BytesWritten              // bytes accepted by write and writev
+	BytesSent                 // bytes moved by sendfile and splice
+	NumEvents                 // the number of Event values; not an event
 )
 
 var eventNames = [NumEvents]string{

@@ -1,0 +1,93 @@
+// Package poller is a small edge-triggered epoll event loop for Linux, the
+// engine under epfs and a library of its own for anyone who wants to watch
+// epoll at work. It knows nothing of HTTP.
+//
+// # The pieces
+//
+//   - [Loop]: one epoll instance, driven by one goroutine locked to its OS
+//     thread. Descriptors are registered once ([Loop.Add]) for
+//     EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET with a [Handler]; the loop calls the
+//     handler with the [Events] epoll reported.
+//   - [Loop.Submit]: hands a function to the loop from any goroutine, through
+//     an eventfd registered with the loop. [Loop.Stop] uses the same wakeup:
+//     the loop never polls with a timeout just to notice shutdown.
+//   - [TimerQueue] and [Timer]: coarse deadlines (millisecond resolution)
+//     with O(1) arm, re-arm and cancel, driven by the epoll_wait timeout.
+//   - [Listener] and [Loop.Accept]: nonblocking TCP (IPv4, IPv6) and Unix
+//     listening sockets, accepted with accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)
+//     until EAGAIN. TCP listeners can have SO_REUSEPORT siblings, one per
+//     loop ([Listener.Sibling]); a Unix socket, or one handed in from outside,
+//     is one socket shared by every loop with EPOLLEXCLUSIVE.
+//   - [github.com/epfs/epfs/poller/syscount]: every syscall the loop makes
+//     goes through its wrappers and is counted per loop by syscall and
+//     outcome; a trace hook can report each one.
+//
+// # The contract
+//
+// Who does what, under edge triggering:
+//
+//   - The kernel reports a transition (an edge), not a level. After the loop
+//     calls a handler with Readable, it will not do so again for the same
+//     descriptor until new data arrives. So the handler reads until read
+//     returns EAGAIN, or returns fewer bytes than asked (a short read on a
+//     stream socket means its receive queue is empty now, and the next arrival
+//     raises a new edge). Exception: when the event carries PeerClosed
+//     (EPOLLRDHUP or EPOLLHUP), no edge follows the end of stream, so the
+//     handler must read on until EOF (0) or EAGAIN, not stop at a short read.
+//   - Likewise, after Writable the handler writes until it is done or write
+//     returns EAGAIN; a short write is not "would block". After EAGAIN the
+//     next Writable arrives when the socket's send buffer has room again.
+//   - A handler that stops early on purpose (it spent a fairness budget, or
+//     it stopped reading while its output drains) must call [Loop.Requeue] to
+//     be called again; the loop will not invent an edge for it. A handler
+//     that stops early and does not requeue is not told again until new data
+//     arrives: that is edge triggering, not a bug in the loop.
+//   - Spurious events are possible (an EPOLLOUT when there is nothing to
+//     write, an EPOLLIN consumed by an earlier read): a handler must treat
+//     Readable and Writable as hints, and EAGAIN as the truth.
+//   - Registration happens once. Handlers remember readiness themselves, so
+//     no epoll_ctl call is made per request; [syscount.EpollCtl] counts prove it.
+//   - [Loop.Close] ends a registration and closes the descriptor; no event
+//     reaches the handler after Close returns, even one already fetched in the
+//     current batch. Each epoll token carries a slot index and a generation,
+//     never a Go pointer or a bare descriptor number, so an event for a
+//     descriptor that was closed and whose number was reused by an accept in
+//     the same batch is recognised as stale and dropped (and counted).
+//
+// Which goroutine may call what:
+//
+//   - Handlers, timer functions and submitted functions all run on the loop's
+//     goroutine, one at a time. Add, Close, Remove, Requeue, Accept,
+//     NewTimerQueue, and the Timer methods must be called there too (or
+//     before Run starts): the loop's tables have no locks.
+//   - Submit, Stop, Done, Counters and WakeWrites are safe from any goroutine.
+//   - Counters are written only by the loop (an atomic load and store, no
+//     lock prefix) and may be read by anyone at any time.
+//
+// # Stopping
+//
+// Stop wakes the loop; Run finishes its current pass, runs any function that
+// Submit had accepted, calls OnStop on handlers that implement
+// [StopHandler], closes every descriptor the loop owns (those given to Add,
+// its eventfd and its epoll descriptor), closes Done, and returns. Listeners
+// are not owned by a loop, because several loops may share one: close them
+// after the loops stop.
+//
+// # Descriptor exhaustion
+//
+// When accept4 fails with EMFILE or ENFILE the listening socket stays
+// readable, but under edge triggering no new edge comes for connections
+// already queued, and retrying at once would spin. The acceptor pauses, counts
+// the pause ([syscount.AcceptPauses], and the accept4 EMFILE/ENFILE
+// outcomes), and resumes when the loop next closes a registered descriptor or
+// after 100 ms, whichever is first.
+//
+// # Spreading connections over loops
+//
+// For TCP each loop owns a SO_REUSEPORT listener and the kernel hashes
+// connections across them. For a single shared socket (Unix, or handed in)
+// every loop registers it with EPOLLEXCLUSIVE, which wakes one waiting loop
+// per connection instead of all of them; the loop then drains the queue in
+// batches of 64, requeueing itself, so a busy loop leaves connections for the
+// others.
+package poller

@@ -1,0 +1,252 @@
+//go:build linux
+
+package poller_test
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// acceptInto runs fn on each accepted descriptor and then closes it.
+func acceptInto(t *testing.T, l *poller.Loop, ln *poller.Listener, fn func(fd int)) {
+	t.Helper()
+	on(t, l, func() {
+		if err := l.Accept(ln, func(fd int) {
+			fn(fd)
+			unix.Close(fd)
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TCP_NODELAY is set once on the listener and inherited by accepted sockets.
+func TestAcceptedSocketsInheritNoDelay(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		t.Run(addr, func(t *testing.T) {
+			ln, err := poller.Listen(addr, poller.ListenConfig{})
+			if err != nil {
+				if strings.Contains(addr, "::1") {
+					t.Skipf("no IPv6 loopback: %v", err)
+				}
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			l := startLoop(t)
+			nodelay := make(chan int, 1)
+			acceptInto(t, l, ln, func(fd int) {
+				v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+				if err != nil {
+					t.Error(err)
+				}
+				fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+				if fl&unix.O_NONBLOCK == 0 {
+					t.Error("accepted socket is blocking")
+				}
+				nodelay <- v
+			})
+			c, err := net.Dial("tcp", ln.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			select {
+			case v := <-nodelay:
+				if v == 0 {
+					t.Fatal("accepted socket does not have TCP_NODELAY")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no connection accepted")
+			}
+			if got := l.Counters().Total(syscount.Setsockopt); got != 0 {
+				t.Fatalf("%d setsockopt calls on the serving path, want 0", got)
+			}
+		})
+	}
+}
+
+// Several loops with SO_REUSEPORT siblings on one port (port 0 asked): all
+// bind the same real port and connections land on more than one loop.
+func TestReusePortSpreadsAcrossLoops(t *testing.T) {
+	first, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{ReusePort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns := []*poller.Listener{first}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	const loops = 4
+	var counts [loops]atomic.Int64
+	for i := range loops {
+		ln := first
+		if i > 0 {
+			if ln, err = first.Sibling(); err != nil {
+				t.Fatal(err)
+			}
+			lns = append(lns, ln)
+			if ln.Addr() != first.Addr() {
+				t.Fatalf("sibling on %s, first on %s", ln.Addr(), first.Addr())
+			}
+		}
+		l := startLoop(t)
+		acceptInto(t, l, ln, func(int) { counts[i].Add(1) })
+	}
+	const conns = 200
+	for range conns {
+		c, err := net.Dial("tcp", first.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	total := func() int64 {
+		var n int64
+		for i := range counts {
+			n += counts[i].Load()
+		}
+		return n
+	}
+	settle(t, "all connections accepted", func() bool { return total() == conns })
+	used := 0
+	for i := range counts {
+		if counts[i].Load() > 0 {
+			used++
+		}
+		t.Logf("loop %d accepted %d", i, counts[i].Load())
+	}
+	if used < 2 {
+		t.Fatalf("connections landed on %d loop(s), want more than one", used)
+	}
+}
+
+// A Unix socket is one listener shared by several loops (EPOLLEXCLUSIVE):
+// every connection is accepted exactly once.
+func TestSharedUnixListener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := poller.Listen("unix:"+path, poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if !ln.Shared() || ln.Network() != "unix" || ln.Addr() != "unix:"+path {
+		t.Fatalf("listener: shared=%v network=%s addr=%s", ln.Shared(), ln.Network(), ln.Addr())
+	}
+	const loops = 3
+	var counts [loops]atomic.Int64
+	for i := range loops {
+		l := startLoop(t)
+		acceptInto(t, l, ln, func(int) { counts[i].Add(1) })
+	}
+	const conns = 300
+	for range conns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	var total int64
+	settle(t, "all accepted", func() bool {
+		total = 0
+		for i := range counts {
+			total += counts[i].Load()
+		}
+		return total >= conns
+	})
+	if total != conns {
+		t.Fatalf("accepted %d, want exactly %d", total, conns)
+	}
+	for i := range counts {
+		t.Logf("loop %d accepted %d", i, counts[i].Load())
+	}
+	// A second Listen on a live path fails; on a stale one it succeeds.
+	if _, err := poller.Listen("unix:"+path, poller.ListenConfig{}); err == nil {
+		t.Fatal("second listener on a live socket path succeeded")
+	}
+}
+
+func TestStaleUnixSocketIsReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stale.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd) // bound, never listened: connections are refused
+	ln, err := poller.Listen("unix:"+path, poller.ListenConfig{})
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	ln.Close()
+}
+
+// A descriptor handed in from outside must be a listening stream socket.
+func TestFileListener(t *testing.T) {
+	a, _ := socketpair(t)
+	defer unix.Close(a)
+	if _, err := poller.FileListener(a); err == nil || !strings.Contains(err.Error(), "not a listening stream socket") {
+		t.Fatalf("socketpair end accepted as a listener: %v", err)
+	}
+	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup, err := unix.Dup(ln.Fd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	fl, err := poller.FileListener(dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	if !fl.Shared() || fl.Network() != "tcp" || !strings.HasPrefix(fl.Addr(), "127.0.0.1:") {
+		t.Fatalf("file listener: shared=%v network=%s addr=%s", fl.Shared(), fl.Network(), fl.Addr())
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, tc := range []struct{ addr, want string }{
+		{ln.Addr(), "address already in use"},
+		{"127.0.0.1", "missing port"},
+		{"127.0.0.1:99999", "bad port"},
+		{"unix:", "empty socket path"},
+		{"no.such.host.invalid:80", "cannot resolve"},
+	} {
+		_, err := poller.Listen(tc.addr, poller.ListenConfig{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Listen(%q) = %v, want an error containing %q", tc.addr, err, tc.want)
+		}
+	}
+	// Every address: a dual-stack socket reachable over IPv4.
+	all, err := poller.Listen(":0", poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	_, port, _ := net.SplitHostPort(all.Addr())
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatalf("dual-stack listener %s not reachable over IPv4: %v", all.Addr(), err)
+	}
+	c.Close()
+}

@@ -1,0 +1,479 @@
+package httpparse
+
+import "bytes"
+
+// Parser states. The parser works line by line; a line is validated once,
+// when its LF has arrived, and the scan for that LF resumes where the last
+// call stopped, so a head delivered one byte per call costs linear work.
+//
+//	stLine   --request line--> stFields --blank line--> stLine (request done)
+//	stLine   --empty line-->   stLine   (RFC 9112 §2.2: skip leading CRLFs)
+//	any      --error-->        stFailed (until Reset)
+const (
+	stLine   uint8 = iota // waiting for, or inside, the request line
+	stFields              // inside the field section
+	stFailed              // an *Error was returned; Parse returns it again
+)
+
+// span is a half-open byte range [lo, hi) of the caller's buffer. The parser
+// keeps offsets, not slices, because the caller may move its buffer (grow it)
+// between calls; slices are cut only when a request is complete.
+type span struct{ lo, hi int32 }
+
+func (s span) of(buf []byte) []byte { return buf[s.lo:s.hi:s.hi] }
+
+// fieldSpan locates one field line.
+type fieldSpan struct{ name, value span }
+
+// Target forms (RFC 9112 §3.2).
+const (
+	formOrigin   uint8 = iota // "/path?query"
+	formAbsolute              // "http://authority/path?query"
+	formAsterisk              // "*", OPTIONS only
+)
+
+// head is everything the parser learns about the request in progress except
+// the field array, so that starting a new request is one small assignment.
+type head struct {
+	state     uint8
+	lineStart int   // offset of the first byte of the current line
+	scan      int   // bytes in [lineStart, scan) are known to hold no LF
+	err       error // the error returned in stFailed
+
+	// Request line.
+	method, target, version span
+	path, query, authority  span
+	hasQuery                bool
+	form                    uint8
+	methodID                Method
+	minor                   uint8
+
+	// Facts gathered from field lines as each one completes.
+	nfields         int
+	hostCount       int
+	host            span
+	clSeen          bool
+	contentLength   int64
+	teSeen          bool // some Transfer-Encoding field was present
+	teCodings       int  // transfer codings listed, over all fields
+	teChunked       int  // how many of them were "chunked"
+	teLastIsChunked bool // the last coding listed was "chunked"
+	connClose       bool
+	connKeepAlive   bool
+	expect100       bool
+}
+
+// Parser parses request heads from a byte stream. Its zero value is ready to
+// use with [DefaultLimits]. A Parser holds the progress of one request, so it
+// belongs to one connection; it is not safe for concurrent use.
+type Parser struct {
+	// Limits applies to requests started after it is set. Zero fields
+	// mean their defaults.
+	Limits Limits
+
+	h      head
+	fields [MaxFieldsCap]fieldSpan
+}
+
+// Reset forgets any request in progress and any error, keeping Limits.
+func (p *Parser) Reset() { p.h = head{} }
+
+// Parse parses the request head at the start of buf into req.
+//
+// It returns one of:
+//
+//   - consumed > 0, nil: req holds a complete, valid request head, which
+//     occupied buf[:consumed] (including any leading empty lines that were
+//     skipped). The body, if req.Framing says there is one, starts at
+//     buf[consumed]. The parser is ready for the next request, which the
+//     caller passes as a buffer starting after that body.
+//   - 0, ErrNeedMore: buf holds an incomplete head. Call Parse again with
+//     buf extended by more bytes (its first len(buf) bytes unchanged; the
+//     buffer may have moved). Work already done is not repeated.
+//   - 0, *Error: the request is invalid; the error's Status is the answer.
+//     Every later call returns the same error until Reset.
+//
+// req is written only when a request completes. Parse never allocates and
+// never reads beyond buf, nor beyond Limits.MaxHeaderBytes into it.
+func (p *Parser) Parse(buf []byte, req *Request) (consumed int, err error) {
+	h := &p.h
+	if h.state == stFailed {
+		return 0, h.err
+	}
+	if h.scan > len(buf) {
+		// The caller broke the contract and passed a shorter buffer.
+		// Starting over is correct if the bytes were replaced, and it
+		// keeps every offset inside buf.
+		p.Reset()
+	}
+	lim := p.Limits.effective()
+	window := len(buf)
+	if window > lim.MaxHeaderBytes {
+		window = lim.MaxHeaderBytes // the head must end within the limit
+	}
+	for {
+		i := -1
+		if h.scan < window {
+			i = bytes.IndexByte(buf[h.scan:window], '\n')
+		}
+		if i < 0 {
+			h.scan = max(h.scan, window)
+			return 0, p.pending(buf, &lim)
+		}
+		lf := h.scan + i
+		end := lf
+		if end > h.lineStart && buf[end-1] == '\r' {
+			end-- // CRLF; a bare LF is also a line end (RFC 9112 §2.2)
+		}
+		var e *Error
+		switch h.state {
+		case stLine:
+			if end == h.lineStart {
+				break // leading empty line, skipped (RFC 9112 §2.2)
+			}
+			if end-h.lineStart > lim.MaxTargetBytes+requestLineSlack {
+				e = errLineTooLong
+			} else {
+				e = p.requestLine(buf, h.lineStart, end, &lim)
+			}
+			h.state = stFields
+		case stFields:
+			if end == h.lineStart {
+				if e = p.finish(); e != nil {
+					break
+				}
+				p.fill(buf, req)
+				p.Reset()
+				return lf + 1, nil
+			}
+			e = p.fieldLine(buf, h.lineStart, end, &lim)
+		}
+		if e != nil {
+			return 0, p.fail(e)
+		}
+		h.lineStart, h.scan = lf+1, lf+1
+	}
+}
+
+// pending decides, when no LF is in sight, whether more bytes could still
+// make a valid head, and returns ErrNeedMore or the limit that rules it out.
+// The rules are the same as for a complete line, so a valid request parses
+// the same whatever its arrival pattern.
+func (p *Parser) pending(buf []byte, lim *Limits) error {
+	h := &p.h
+	full := len(buf) >= lim.MaxHeaderBytes // the head would end past the limit
+	switch h.state {
+	case stLine:
+		// The line so far may end in the CR of its CRLF.
+		if full || len(buf)-h.lineStart-1 > lim.MaxTargetBytes+requestLineSlack {
+			return p.fail(errLineTooLong)
+		}
+	case stFields:
+		if full {
+			return p.fail(errHeadTooLarge)
+		}
+	}
+	return ErrNeedMore
+}
+
+func (p *Parser) fail(e *Error) error {
+	p.h.state, p.h.err = stFailed, e
+	return e
+}
+
+// badByte names the rule broken by an unexpected byte: a CR that is not
+// part of a CRLF is its own error (RFC 9112 §2.2), anything else is the
+// caller's.
+func badByte(c byte, e *Error) *Error {
+	if c == '\r' {
+		return errBareCR
+	}
+	return e
+}
+
+// requestLine parses buf[lo:hi], a request line without its line ending
+// (RFC 9112 §3):
+//
+//	request-line = method SP request-target SP HTTP-version
+//
+// Exactly one SP separates the parts; the RFC allows a recipient to split on
+// any whitespace, but a strict single-SP rule leaves no room for two
+// components to disagree about where the target ends.
+func (p *Parser) requestLine(buf []byte, lo, hi int, lim *Limits) *Error {
+	h := &p.h
+	line := buf[lo:hi]
+
+	// method = token (§3.1)
+	i := 0
+	for i < len(line) && isToken[line[i]] {
+		i++
+	}
+	if i == len(line) || line[i] != ' ' {
+		if i < len(line) {
+			return badByte(line[i], errMethod)
+		}
+		return errRequestLine
+	}
+	if i == 0 {
+		return errMethod
+	}
+	h.method = span{int32(lo), int32(lo + i)}
+	h.methodID = lookupMethod(line[:i])
+
+	// request-target, up to the next SP (§3.2)
+	t := i + 1
+	j := bytes.IndexByte(line[t:], ' ')
+	if j < 0 {
+		return errRequestLine // no version: HTTP/0.9 is not supported
+	}
+	if j == 0 {
+		return errTarget
+	}
+	if j > lim.MaxTargetBytes {
+		return errTargetTooLong
+	}
+	h.target = span{int32(lo + t), int32(lo + t + j)}
+
+	// HTTP-version = HTTP-name "/" DIGIT "." DIGIT; HTTP-name = %s"HTTP" (§2.3)
+	v := t + j + 1
+	h.version = span{int32(lo + v), int32(hi)}
+	if e := p.version(line[v:]); e != nil {
+		return e
+	}
+	return p.requestTarget(buf, lo+t, lo+t+j)
+}
+
+// version accepts exactly HTTP/1.0 and HTTP/1.1. Another well-formed
+// version is 505 (RFC 9110 §15.6.6); RFC 9110 §2.5 would let a server treat
+// "HTTP/1.2" as 1.1, but no such version exists and answering 505 keeps the
+// rule simple. Anything else is not HTTP (400).
+func (p *Parser) version(v []byte) *Error {
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' {
+		if i := bytes.IndexByte(v, '\r'); i >= 0 {
+			return errBareCR
+		}
+		return errVersion
+	}
+	major, minor := v[5], v[7]
+	if major < '0' || major > '9' || minor < '0' || minor > '9' {
+		return errVersion
+	}
+	if major != '1' || minor > '1' {
+		return errVersionUnsupported
+	}
+	p.h.minor = minor - '0'
+	return nil
+}
+
+// requestTarget classifies and validates buf[lo:hi] (RFC 9112 §3.2):
+//
+//	request-target = origin-form / absolute-form / authority-form / asterisk-form
+//
+// authority-form belongs to CONNECT, which a static server does not
+// implement, so it is rejected with 400 like any other malformed target.
+func (p *Parser) requestTarget(buf []byte, lo, hi int) *Error {
+	h := &p.h
+	t := buf[lo:hi]
+	switch {
+	case t[0] == '/':
+		h.form = formOrigin
+		return p.pathQuery(buf, lo, hi)
+	case len(t) == 1 && t[0] == '*':
+		// asterisk-form applies to a server-wide OPTIONS only (§3.2.4).
+		if h.methodID != MethodOPTIONS {
+			return errAsteriskForm
+		}
+		h.form = formAsterisk
+		h.path = span{int32(lo), int32(hi)}
+		return nil
+	}
+	// absolute-form = absolute-URI (§3.2.2). Only http and https URIs
+	// name resources this server could hold.
+	n := schemeLen(t)
+	if n == 0 {
+		// No "scheme:" prefix: authority-form ("host:port") or garbage.
+		if bytes.IndexByte(t, ':') > 0 {
+			return errAuthorityForm
+		}
+		return errTarget
+	}
+	if !equalFold(t[:n], "http") && !equalFold(t[:n], "https") {
+		return errScheme
+	}
+	rest := t[n+1:]
+	if len(rest) < 2 || rest[0] != '/' || rest[1] != '/' {
+		return errTargetAuthHost // http URIs always have an authority (RFC 9110 §4.2.1)
+	}
+	a := lo + n + 3
+	b := a
+	for b < hi && buf[b] != '/' && buf[b] != '?' {
+		b++
+	}
+	// The host may not be empty (RFC 9110 §4.2.1), and userinfo is
+	// deprecated and a phishing vector: a recipient should treat it as an
+	// error (RFC 9110 §4.2.4). An '@' fails validHost.
+	if !validHost(buf[a:b], false) {
+		return errTargetAuthHost
+	}
+	h.form = formAbsolute
+	h.authority = span{int32(a), int32(b)}
+	return p.pathQuery(buf, b, hi)
+}
+
+// schemeLen returns the length of the scheme of t if t starts with
+// scheme ":" (RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )),
+// else 0.
+func schemeLen(t []byte) int {
+	for i, c := range t {
+		switch {
+		case 'a' <= lower(c) && lower(c) <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return i
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// pathQuery validates buf[lo:hi], an absolute-path with optional query
+// (or empty, after an absolute-form authority), and records both spans.
+//
+//	origin-form = absolute-path [ "?" query ]
+func (p *Parser) pathQuery(buf []byte, lo, hi int) *Error {
+	h := &p.h
+	q := hi
+	for i := lo; i < hi; i++ {
+		c := buf[i]
+		if !isTargetChar[c] {
+			return badByte(c, errTarget)
+		}
+		switch c {
+		case '%':
+			if i+2 >= hi {
+				return errTarget
+			}
+			if _, ok := unhex(buf[i+1]); !ok {
+				return errTarget
+			}
+			if _, ok := unhex(buf[i+2]); !ok {
+				return errTarget
+			}
+			i += 2
+		case '?':
+			if q == hi {
+				q = i
+			}
+		}
+	}
+	if q == lo {
+		// Absolute-form with an empty path: its path is "/" (RFC 9110 §4.2.3).
+		h.path = span{-1, -1}
+	} else {
+		h.path = span{int32(lo), int32(q)}
+	}
+	if q < hi {
+		h.hasQuery = true
+		h.query = span{int32(q + 1), int32(hi)}
+	}
+	return nil
+}
+
+// fieldLine parses buf[lo:hi], a non-empty field line without its line
+// ending (RFC 9112 §5):
+//
+//	field-line = field-name ":" OWS field-value OWS
+func (p *Parser) fieldLine(buf []byte, lo, hi int, lim *Limits) *Error {
+	h := &p.h
+	line := buf[lo:hi]
+	if isOWS(line[0]) {
+		// obs-fold, or whitespace before the first field line: either
+		// way a line that some recipients would join to the previous
+		// one. Reject (RFC 9112 §5.2, §2.2).
+		return errObsFold
+	}
+	i := 0
+	for i < len(line) && isToken[line[i]] {
+		i++
+	}
+	if i == len(line) {
+		return errFieldName // no colon
+	}
+	if line[i] != ':' {
+		if isOWS(line[i]) {
+			return errFieldSpace // RFC 9112 §5.1: MUST reject with 400
+		}
+		return badByte(line[i], errFieldName)
+	}
+	if i == 0 {
+		return errFieldName
+	}
+	v, e := i+1, len(line)
+	for v < e && isOWS(line[v]) {
+		v++
+	}
+	for e > v && isOWS(line[e-1]) {
+		e--
+	}
+	for k := v; k < e; k++ {
+		if !isFieldVChar[line[k]] {
+			return badByte(line[k], errFieldValue)
+		}
+	}
+	if h.nfields >= lim.MaxFields {
+		return errTooManyFields
+	}
+	f := &p.fields[h.nfields]
+	f.name = span{int32(lo), int32(lo + i)}
+	f.value = span{int32(lo + v), int32(lo + e)}
+	h.nfields++
+	return p.note(line[:i], line[v:e], f.value)
+}
+
+// fill writes the finished request into req.
+func (p *Parser) fill(buf []byte, req *Request) {
+	h := &p.h
+	req.Method = h.method.of(buf)
+	req.MethodID = h.methodID
+	req.Target = h.target.of(buf)
+	req.Version = h.version.of(buf)
+	req.Major, req.Minor = 1, int(h.minor)
+	if h.path.lo < 0 {
+		req.Path = rootPath[:1:1]
+	} else {
+		req.Path = h.path.of(buf)
+	}
+	req.Query = nil
+	if h.hasQuery {
+		req.Query = h.query.of(buf)
+	}
+	switch {
+	case h.form == formAbsolute:
+		req.Host = h.authority.of(buf)
+	case h.hostCount == 1:
+		req.Host = h.host.of(buf)
+	default:
+		req.Host = nil
+	}
+	for i := 0; i < h.nfields; i++ {
+		f := &p.fields[i]
+		req.Fields[i] = Field{Name: f.name.of(buf), Value: f.value.of(buf)}
+	}
+	for i := h.nfields; i < req.NumFields; i++ {
+		req.Fields[i] = Field{} // drop references to an older buffer
+	}
+	req.NumFields = h.nfields
+	req.KeepAlive = !h.connClose && (h.minor == 1 || h.connKeepAlive)
+	req.Expect100 = h.expect100
+	req.Framing, req.ContentLength = BodyNone, 0
+	switch {
+	case h.teSeen:
+		req.Framing = BodyChunked
+	case h.contentLength > 0:
+		req.Framing, req.ContentLength = BodyLength, h.contentLength
+	}
+}
+
+// rootPath backs Request.Path for an absolute-form target with an empty path.
+var rootPath = []byte("/")

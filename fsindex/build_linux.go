@@ -1,0 +1,253 @@
+//go:build linux
+
+package fsindex
+
+import (
+	"strings"
+	"time"
+
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// clean checks a request path and turns it into a root-relative one. The
+// HTTP layer has already normalised it; this is defence in depth, and the
+// dotfile policy. dir reports a trailing slash. ok is false for anything
+// that is not a plain absolute path of plain names.
+func (x *Index) clean(p string) (rel string, dir, ok bool) {
+	if p == "" || p[0] != '/' || len(p) > unix.PathMax || strings.IndexByte(p, 0) >= 0 {
+		return "", false, false
+	}
+	rel = p[1:]
+	if rel == "" {
+		return "", true, true
+	}
+	if rel[len(rel)-1] == '/' {
+		dir = true
+		rel = rel[:len(rel)-1]
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		switch {
+		case seg == "" || seg == "." || seg == "..":
+			return "", false, false
+		case seg[0] == '.' && !x.opts.AllowDotfiles:
+			return "", false, false
+		}
+	}
+	return rel, dir, true
+}
+
+// build resolves key from scratch into a new entry. Found and Listing
+// entries carry one reference, the caller's. The entry's key is set when
+// it may be cached. err is non-nil only for Failed.
+func (x *Index) build(c *syscount.Counters, key string, now int64) (*Entry, error) {
+	rel, dir, ok := x.clean(key)
+	if !ok {
+		return &Entry{Fd: -1, result: NotFound}, nil // not cached: cheap to refuse again
+	}
+	var st unix.Stat_t
+	fd, err := x.open(c, rel, modeRead, &st)
+	if err != nil {
+		return x.miss(key, classify(err), now), errIfFailed(err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		if dir {
+			// "/file/": the kernel answers ENOTDIR for a trailing slash
+			// on a non-directory, and so do we.
+			c.Close(fd)
+			return x.miss(key, NotFound, now), nil
+		}
+		return x.fileEntry(c, key, rel, fd, &st, now), nil
+	case unix.S_IFDIR:
+		if !dir {
+			c.Close(fd)
+			e := &Entry{Fd: -1, result: RedirectSlash, key: strings.Clone(key), openPath: rel, id: idOf(&st)}
+			e.checked.Store(now)
+			return e, nil
+		}
+		return x.dirEntry(c, key, rel, fd, &st, now)
+	}
+	// A FIFO, socket or device: opened without blocking (O_NONBLOCK) and
+	// never served.
+	c.Close(fd)
+	return x.miss(key, Forbidden, now), nil
+}
+
+func errIfFailed(err error) error {
+	if classify(err) == Failed {
+		return err
+	}
+	return nil
+}
+
+// miss returns a negative entry, cacheable for NegativeValid.
+func (x *Index) miss(key string, r Result, now int64) *Entry {
+	e := &Entry{Fd: -1, result: r}
+	if r != Failed && x.opts.NegativeValid > 0 {
+		e.key = strings.Clone(key)
+		e.expires = now + int64(x.opts.NegativeValid)
+	}
+	return e
+}
+
+// fileEntry makes the entry for the regular file open on fd, which it
+// takes over, with its variants.
+func (x *Index) fileEntry(c *syscount.Counters, key, openPath string, fd int, st *unix.Stat_t, now int64) *Entry {
+	e := x.fill(c, fd, st)
+	e.key = strings.Clone(key)
+	e.openPath = openPath
+	e.result = Found
+	e.ContentType = ContentType(openPath)
+	e.refs.Store(1)
+	e.checked.Store(now)
+	if x.opts.Precompressed {
+		x.addVariants(c, e)
+	}
+	return e
+}
+
+// fill makes a file entry from fd and st: it keeps the bytes and closes fd
+// when the file is small, and keeps fd otherwise.
+func (x *Index) fill(c *syscount.Counters, fd int, st *unix.Stat_t) *Entry {
+	e := &Entry{Fd: fd}
+	if st.Size <= x.opts.SmallFileMax && st.Size <= x.shards[0].maxBytes {
+		if body, ok := readBody(c, fd, st, x.opts.SmallFileMax); ok {
+			c.Close(fd)
+			e.Fd = -1
+			e.Body = body
+			e.bytes = int64(len(body))
+		}
+	}
+	if e.Fd >= 0 {
+		e.fds = 1
+	}
+	e.Size = st.Size
+	e.ModTime = time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
+	e.Inode = st.Ino
+	e.id = idOf(st)
+	e.ETag = formatETag(st.Ino, st.Size, e.ModTime)
+	e.LastModified = string(appendHTTPDate(nil, e.ModTime))
+	return e
+}
+
+// maxReadTries bounds how often readBody starts again when the file changes
+// under it.
+const maxReadTries = 3
+
+// readBody reads the whole file with pread and proves the bytes belong to
+// the version st describes: fstat before and after must agree, and the read
+// must end exactly at st.Size. A write that lands during the read moves
+// mtime/ctime (or the size), and the read starts again; after maxReadTries
+// it gives up and the file is served from its descriptor. On return st
+// describes the file as last seen.
+func readBody(c *syscount.Counters, fd int, st *unix.Stat_t, limit int64) ([]byte, bool) {
+	for range maxReadTries {
+		body := make([]byte, st.Size)
+		n := 0
+		for n < len(body) {
+			m, err := c.Pread(fd, body[n:], int64(n))
+			if err != nil {
+				return nil, false
+			}
+			if m == 0 {
+				break // truncated under us
+			}
+			n += m
+		}
+		var after unix.Stat_t
+		if c.Fstat(fd, &after) != nil {
+			return nil, false
+		}
+		if n == len(body) && idOf(&after) == idOf(st) {
+			return body, true
+		}
+		*st = after
+		if st.Size > limit {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// addVariants attaches the precompressed files beside e's that may be
+// served, and records what was there for revalidation.
+func (x *Index) addVariants(c *syscount.Counters, e *Entry) {
+	for enc := Brotli; enc < numEncodings; enc++ {
+		var st unix.Stat_t
+		fd, err := x.open(c, e.openPath+encodingSuffixes[enc], modeRead, &st)
+		if err != nil {
+			continue
+		}
+		e.varIDs[enc] = idOf(&st)
+		// A variant older than the original was made from an older
+		// version of it; serving it would contradict the original's ETag.
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || timespecLess(st.Mtim, e.id.mtime) {
+			c.Close(fd)
+			continue
+		}
+		v := x.fill(c, fd, &st)
+		v.Encoding = enc
+		v.ContentType = e.ContentType
+		v.result = Found
+		e.variants[enc] = v
+		e.fds += v.fds
+		e.bytes += v.bytes
+	}
+}
+
+func timespecLess(a, b unix.Timespec) bool {
+	return a.Sec < b.Sec || a.Sec == b.Sec && a.Nsec < b.Nsec
+}
+
+// dirEntry answers a directory URL ending in "/": its index file, a
+// listing, or Forbidden. It takes over dirfd.
+func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *unix.Stat_t, now int64) (*Entry, error) {
+	ip := x.opts.Index
+	if rel != "" {
+		ip = rel + "/" + ip
+	}
+	var st unix.Stat_t
+	fd, err := x.open(c, ip, modeRead, &st)
+	switch {
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG:
+		c.Close(dirfd)
+		return x.fileEntry(c, key, ip, fd, &st, now), nil
+	case err == nil:
+		c.Close(fd) // an index that is not a regular file counts as absent
+	case classify(err) == Failed:
+		c.Close(dirfd)
+		return nil, err
+	}
+	if !x.opts.Listing {
+		c.Close(dirfd)
+		return x.miss(key, Forbidden, now), nil
+	}
+	body, err := x.listing(c, dirfd, key, rel == "")
+	c.Close(dirfd)
+	if err != nil {
+		if classify(err) == Failed {
+			return nil, err
+		}
+		return x.miss(key, classify(err), now), nil
+	}
+	mt := time.Unix(dst.Mtim.Sec, dst.Mtim.Nsec)
+	e := &Entry{
+		Fd:           -1,
+		Size:         int64(len(body)),
+		ModTime:      mt,
+		Inode:        dst.Ino,
+		ETag:         bodyETag(body),
+		LastModified: string(appendHTTPDate(nil, mt)),
+		ContentType:  contentTypes["html"],
+		Body:         body,
+		key:          strings.Clone(key),
+		openPath:     rel,
+		result:       Listing,
+		id:           idOf(dst),
+		bytes:        int64(len(body)),
+	}
+	e.refs.Store(1)
+	e.checked.Store(now)
+	return e, nil
+}

@@ -1,0 +1,2 @@
+// Package fsindex resolves URL paths to open files beneath a served root.
+package fsindex

@@ -1,0 +1,214 @@
+//go:build linux
+
+package fsindex
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// ErrClosed is returned, with Failed, by a Lookup on a closed Index.
+var ErrClosed = errors.New("fsindex: index closed")
+
+// Index resolves request paths to open files beneath one root and caches
+// the results. Every method is safe for concurrent use by any number of
+// goroutines; each passes its own *syscount.Counters.
+type Index struct {
+	root    int     // O_PATH descriptor of the root directory
+	opts    Options // with defaults filled in
+	openat2 bool    // openat2 works here (probed at Open); else the walk resolves
+	epoch   time.Time
+	valid   int64 // opts.Valid in index-clock nanoseconds
+	seed    maphash.Seed
+	shards  []shard
+	mask    uint64
+	closed  atomic.Bool
+}
+
+// Open opens the root directory named by opts.Root and returns an Index
+// over it. It probes openat2 once (the syscalls it makes are uncounted) and
+// falls back to the component walk if the kernel lacks it (ENOSYS) or a
+// sandbox refuses it (EPERM).
+func Open(opts Options) (*Index, error) {
+	return open(opts, false)
+}
+
+// open is Open with a test hook: walk forces the fallback resolver.
+func open(opts Options, walk bool) (*Index, error) {
+	if opts.Root == "" {
+		return nil, errors.New("fsindex: Options.Root is empty")
+	}
+	opts = opts.withDefaults()
+	if strings.ContainsAny(opts.Index, "/\x00") || opts.Index == "." || opts.Index == ".." {
+		return nil, fmt.Errorf("fsindex: Options.Index %q must be a plain file name", opts.Index)
+	}
+	var c *syscount.Counters
+	root, err := c.Openat(unix.AT_FDCWD, opts.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOTDIR {
+			return nil, fmt.Errorf("fsindex: root %s is not a directory", opts.Root)
+		}
+		return nil, fmt.Errorf("fsindex: open root %s: %w", opts.Root, err)
+	}
+	x := &Index{root: root, opts: opts, epoch: time.Now(), valid: int64(opts.Valid), seed: maphash.MakeSeed()}
+	x.openat2 = !walk && probeOpenat2(c, root)
+	x.initShards()
+	return x, nil
+}
+
+// probeOpenat2 reports whether openat2 resolves beneath a directory here.
+// Probing once, as nginx probes EPOLLRDHUP, keeps the ENOSYS or EPERM
+// answer off every later miss.
+func probeOpenat2(c *syscount.Counters, root int) bool {
+	how := unix.OpenHow{Flags: modePath, Resolve: resolveFlags}
+	fd, err := c.Openat2(root, ".", &how)
+	if err != nil {
+		return false // ENOSYS, EPERM (seccomp), E2BIG: use the walk
+	}
+	c.Close(fd)
+	return true
+}
+
+// UsesOpenat2 reports whether lookups resolve with openat2 (true) or with
+// the fallback walk (false).
+func (x *Index) UsesOpenat2() bool { return x.openat2 }
+
+// Close drops the cache's references and closes the root. Entries still
+// held keep their descriptors until released. Lookups after Close fail with
+// ErrClosed.
+func (x *Index) Close(c *syscount.Counters) error {
+	if x.closed.Swap(true) {
+		return ErrClosed
+	}
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.Lock()
+		drop := sh.ring
+		sh.reset()
+		sh.mu.Unlock()
+		for _, e := range drop {
+			if e != nil {
+				e.drop(c)
+			}
+		}
+	}
+	return c.Close(x.root)
+}
+
+// now is the index clock: monotonic nanoseconds since Open.
+func (x *Index) now() int64 { return int64(time.Since(x.epoch)) }
+
+func (x *Index) shardFor(path string) *shard {
+	return &x.shards[maphash.String(x.seed, path)&x.mask]
+}
+
+// Lookup resolves path, an absolute URL path already percent-decoded and
+// normalised by the HTTP layer ("/", "/a/b.css", "/docs/"), and says how to
+// answer it. For Found and Listing it returns an Entry holding one
+// reference, which the caller must Release; for every other result the
+// Entry is nil. The error is non-nil only with Failed.
+//
+// A hit on a fresh entry makes no system call and does not allocate. A
+// stale hit revalidates with one openat2(O_PATH) and one fstat. A miss
+// resolves, opens and fstats, reads a small file, and looks for variants.
+// c counts those calls; it may be nil.
+func (x *Index) Lookup(c *syscount.Counters, path string) (*Entry, Result, error) {
+	now := x.now()
+	sh := x.shardFor(path)
+	sh.mu.RLock()
+	e := sh.m[path]
+	if e != nil && x.fresh(e, now) {
+		if !e.used.Load() {
+			e.used.Store(true)
+		}
+		if e.result > Listing {
+			sh.mu.RUnlock()
+			return nil, e.result, nil
+		}
+		// Taken under the read lock: eviction needs the write lock, so
+		// the cache's own reference cannot be dropped before ours exists.
+		e.refs.Add(1)
+		sh.mu.RUnlock()
+		return e, e.result, nil
+	}
+	sh.mu.RUnlock()
+	return x.lookupSlow(c, sh, path, e, now)
+}
+
+// fresh reports whether e may be used without going to the disk.
+func (x *Index) fresh(e *Entry, now int64) bool {
+	if e.positive() {
+		return now-e.checked.Load() < x.valid
+	}
+	return now < e.expires
+}
+
+// lookupSlow revalidates a stale entry or resolves the path afresh.
+func (x *Index) lookupSlow(c *syscount.Counters, sh *shard, path string, stale *Entry, now int64) (*Entry, Result, error) {
+	if x.closed.Load() {
+		return nil, Failed, ErrClosed
+	}
+	if stale != nil && stale.positive() && x.unchanged(c, stale) {
+		// now was read before the check began, so the validity window
+		// never extends past a change the check could have missed.
+		stale.checked.Store(now)
+		if e, ok := sh.hold(path, stale); ok {
+			return entryResult(e)
+		}
+	}
+	e, err := x.build(c, path, now)
+	if err != nil {
+		return nil, Failed, err
+	}
+	if e.key != "" {
+		x.publish(c, sh, e)
+	}
+	return entryResult(e)
+}
+
+func entryResult(e *Entry) (*Entry, Result, error) {
+	if e.result > Listing {
+		return nil, e.result, nil
+	}
+	return e, e.result, nil
+}
+
+// unchanged reports whether the path e was filled from still names the same
+// version of the same file, and its variants are as they were. It looks the
+// path up again beneath the root: a stat of a joined path string would
+// follow a symlink swapped in since, out of the root.
+func (x *Index) unchanged(c *syscount.Counters, e *Entry) bool {
+	var st unix.Stat_t
+	fd, err := x.open(c, e.openPath, modePath, &st)
+	if err != nil {
+		return false
+	}
+	c.Close(fd)
+	if idOf(&st) != e.id {
+		return false
+	}
+	if e.result != Found || !x.opts.Precompressed {
+		return true
+	}
+	for enc := Brotli; enc < numEncodings; enc++ {
+		var id fileID
+		fd, err := x.open(c, e.openPath+encodingSuffixes[enc], modePath, &st)
+		if err == nil {
+			c.Close(fd)
+			id = idOf(&st)
+		} else if classify(err) == Failed {
+			return false
+		}
+		if id != e.varIDs[enc] {
+			return false
+		}
+	}
+	return true
+}

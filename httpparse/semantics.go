@@ -92,14 +92,22 @@ func (p *Parser) noteContentLength(v []byte) *Error {
 //
 //	Transfer-Encoding = #transfer-coding
 //	transfer-coding   = token *( OWS ";" OWS transfer-parameter )
+//
+// Unlike other lists, empty elements are rejected here (RFC 9110 §5.6.1.2
+// asks recipients to ignore them): Transfer-Encoding decides where the
+// request ends, and a value that an intermediary might read as "no coding"
+// while we read "chunked" is exactly how a request is smuggled past it.
 func (p *Parser) noteTransferEncoding(v []byte) *Error {
 	h := &p.h
 	h.teSeen = true
+	if len(v) == 0 || v[len(v)-1] == ',' {
+		return errTEInvalid // no coding, or an empty last element
+	}
 	for len(v) > 0 {
 		var c []byte
 		c, v = nextElement(v)
 		if len(c) == 0 {
-			continue
+			return errTEInvalid
 		}
 		name := c
 		for i, b := range c {

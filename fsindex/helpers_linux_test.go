@@ -30,7 +30,9 @@ func mkTree(t testing.TB, dir string, rows ...string) {
 			os.MkdirAll(filepath.Dir(p), 0o755)
 			err = os.Symlink(target, p)
 		case strings.HasSuffix(row, "|"):
-			err = unix.Mkfifo(filepath.Join(dir, strings.TrimSuffix(row, "|")), 0o644)
+			p := filepath.Join(dir, strings.TrimSuffix(row, "|"))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			err = unix.Mkfifo(p, 0o644)
 		case strings.HasSuffix(row, "/"):
 			err = os.MkdirAll(filepath.Join(dir, row), 0o755)
 		default:

@@ -1,0 +1,114 @@
+//go:build linux
+
+package fsindex
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// freshBound is the validity period these tests configure. A change must be
+// visible within it; the polls allow ten times as much, since the machine
+// running the tests may be slow and shared.
+const freshBound = 100 * time.Millisecond
+
+// waitFor polls until cond holds, failing t after ten times freshBound, and
+// returns how long it took.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(10 * freshBound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not seen within %v", what, 10*freshBound)
+		}
+		time.Sleep(freshBound / 10)
+	}
+	return time.Since(start)
+}
+
+func TestFreshness(t *testing.T) {
+	type change struct {
+		name string
+		do   func(t *testing.T, root string)
+		want Result
+		body string
+	}
+	write := func(name, body string) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, name), []byte(body), 0o644))
+		}
+	}
+	big := string(make([]byte, 64<<10)) // above SmallFileMax: served from the fd
+	changes := []change{
+		{"modify same size", write("f", "version-2"), Found, "version-2"},
+		{"modify longer", write("f", "version-1 and more"), Found, "version-1 and more"},
+		{"truncate", func(t *testing.T, root string) { must(t, os.Truncate(filepath.Join(root, "f"), 3)) }, Found, "ver"},
+		{"rename over", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "f.tmp"), []byte("renamed-in"), 0o644))
+			must(t, os.Rename(filepath.Join(root, "f.tmp"), filepath.Join(root, "f")))
+		}, Found, "renamed-in"},
+		{"delete", func(t *testing.T, root string) { must(t, os.Remove(filepath.Join(root, "f"))) }, NotFound, ""},
+		{"grow past small", write("f", big), Found, big},
+	}
+	resolvers(t, func(t *testing.T, walk bool) {
+		root := t.TempDir()
+		mkTree(t, root, "f=version-1")
+		x := newIndex(t, Options{Root: root, Valid: freshBound, NegativeValid: freshBound}, walk)
+		if r, body, _ := lookup(t, x, "/f"); r != Found || body != "version-1" {
+			t.Fatalf("first lookup: %v %q", r, body)
+		}
+		for _, ch := range changes {
+			// Make sure the old state is cached, then change the disk.
+			lookup(t, x, "/f")
+			ch.do(t, root)
+			took := waitFor(t, ch.name, func() bool {
+				r, body, e := lookup(t, x, "/f")
+				if r != ch.want || body != ch.body {
+					return false
+				}
+				if e != nil && e.Size != int64(len(body)) {
+					t.Errorf("%s: Size %d for a %d-byte body", ch.name, e.Size, len(body))
+				}
+				return true
+			})
+			t.Logf("%s: seen after %v", ch.name, took)
+		}
+		// Recreate after delete: the cached miss expires within NegativeValid.
+		must(t, os.Remove(filepath.Join(root, "f")))
+		waitFor(t, "delete again", func() bool { r, _, _ := lookup(t, x, "/f"); return r == NotFound })
+		write("f", "recreated")(t, root)
+		waitFor(t, "recreate", func() bool { r, body, _ := lookup(t, x, "/f"); return r == Found && body == "recreated" })
+	})
+}
+
+// TestETagStable checks that every version change shows in the ETag, and
+// that the ETag is the same from a second Index (a restart).
+func TestETagStable(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "f=one", "big="+string(make([]byte, 100<<10)))
+	x1 := newIndex(t, Options{Root: root}, false)
+	x2 := newIndex(t, Options{Root: root}, true)
+	for _, p := range []string{"/f", "/big"} {
+		_, _, e1 := lookup(t, x1, p)
+		_, _, e2 := lookup(t, x2, p)
+		if e1.ETag != e2.ETag || e1.LastModified != e2.LastModified {
+			t.Errorf("%s: %s %s vs %s %s", p, e1.ETag, e1.LastModified, e2.ETag, e2.LastModified)
+		}
+		if e1.ETag[0] != '"' || e1.ETag[len(e1.ETag)-1] != '"' || e1.ETag[1] == 'W' {
+			t.Errorf("%s: ETag %s is not a quoted strong tag", p, e1.ETag)
+		}
+	}
+	_, _, before := lookup(t, x1, "/f")
+	old := before.ETag
+	// Same size, mtime moved by a second: the tag must move with it.
+	later := before.ModTime.Add(time.Second)
+	must(t, os.WriteFile(filepath.Join(root, "f"), []byte("two"), 0o644))
+	must(t, os.Chtimes(filepath.Join(root, "f"), later, later))
+	x3 := newIndex(t, Options{Root: root}, false)
+	if _, _, e := lookup(t, x3, "/f"); e.ETag == old {
+		t.Errorf("ETag %s unchanged after a rewrite", old)
+	}
+}

@@ -1,0 +1,145 @@
+//go:build linux
+
+package fsindex
+
+import (
+	htmlpkg "html"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestListing(t *testing.T) {
+	root := t.TempDir()
+	// A single name cannot hold "/", so "<script>x</script>.txt" is a
+	// directory "<script>x<" holding "script>.txt": the same URL path, and
+	// the root's listing shows the "<script>x<" part.
+	mkTree(t, root,
+		"<script>x</script>.txt=xss",
+		`"'&<b>.txt`,
+		"javascript:alert(1)",
+		"space name.txt=12345",
+		"100%.txt",
+		".secret",
+		"zdir/inner.txt",
+		"pipe|",
+		"link -> space name.txt",
+	)
+	resolvers(t, func(t *testing.T, walk bool) {
+		x := newIndex(t, Options{Root: root, Listing: true, Valid: freshBound}, walk)
+		e, r, err := x.Lookup(nil, "/")
+		if r != Listing || err != nil {
+			t.Fatalf("/: %v %v", r, err)
+		}
+		html := string(e.Body)
+		if e.ContentType != "text/html; charset=utf-8" || e.Fd != -1 || e.Size != int64(len(e.Body)) {
+			t.Errorf("listing entry: %q fd %d size %d", e.ContentType, e.Fd, e.Size)
+		}
+		e.Release(nil)
+		for _, bad := range []string{"<script", "<b>", ".secret", "pipe", `href="javascript`, `href="../"`} {
+			if strings.Contains(html, bad) {
+				t.Errorf("listing contains %q:\n%s", bad, html)
+			}
+		}
+		for _, good := range []string{
+			`&lt;script&gt;x&lt;/`,
+			`&#34;&#39;&amp;&lt;b&gt;.txt`,
+			`href="./space%20name.txt"`,
+			`href="./100%25.txt"`,
+			`href="./zdir/">zdir/</a>`,
+			`<td>5</td>`, // the size of "space name.txt"
+		} {
+			if !strings.Contains(html, good) {
+				t.Errorf("listing lacks %q:\n%s", good, html)
+			}
+		}
+		// Sorted bytewise by name, every href relative.
+		var names []string
+		for _, m := range regexp.MustCompile(`<a href="([^"]*)">([^<]*)</a>`).FindAllStringSubmatch(html, -1) {
+			if !strings.HasPrefix(m[1], "./") {
+				t.Errorf("href %q is not relative", m[1])
+			}
+			names = append(names, htmlpkg.UnescapeString(m[2]))
+		}
+		for i := 1; i < len(names); i++ {
+			if names[i-1] >= names[i] {
+				t.Errorf("not sorted: %q before %q", names[i-1], names[i])
+			}
+		}
+		if r, body, _ := lookup(t, x, "/<script>x</script>.txt"); r != Found || body != "xss" {
+			t.Errorf("the script-named file: %v %q", r, body)
+		}
+		if _, body, _ := lookup(t, x, "/zdir/"); !strings.Contains(body, `href="../"`) {
+			t.Errorf("subdirectory listing lacks a parent link:\n%s", body)
+		}
+		// A new file changes the directory; the listing follows within the bound.
+		mkTree(t, root, "new-"+map[bool]string{false: "a", true: "b"}[walk]+".txt")
+		waitFor(t, "listing rebuilt", func() bool {
+			_, body, _ := lookup(t, x, "/")
+			return strings.Contains(body, "new-")
+		})
+		// An index file appearing replaces the listing.
+		mkTree(t, root, "zdir/index.html=IDX")
+		waitFor(t, "index replaces listing", func() bool {
+			r, body, _ := lookup(t, x, "/zdir/")
+			return r == Found && body == "IDX"
+		})
+		os.Remove(filepath.Join(root, "zdir/index.html"))
+	})
+}
+
+func TestPrecompressed(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "app.js=JS", "app.js.br=BR", "app.js.gz=GZ", "old.css.gz=OLD", "plain.txt", "dirvar.js", "dirvar.js.zst/")
+	// old.css.gz predates old.css: unusable.
+	mkTree(t, root, "old.css=CSS")
+	past := mustStat(t, filepath.Join(root, "old.css")).ModTime().Add(-10e9)
+	must(t, os.Chtimes(filepath.Join(root, "old.css.gz"), past, past))
+	resolvers(t, func(t *testing.T, walk bool) {
+		x := newIndex(t, Options{Root: root, Precompressed: true, Valid: freshBound}, walk)
+		e, _, _ := x.Lookup(nil, "/app.js")
+		br, zs, gz := e.Variant(Brotli), e.Variant(Zstd), e.Variant(Gzip)
+		if br == nil || gz == nil || zs != nil {
+			t.Fatalf("variants br=%v zstd=%v gz=%v", br, zs, gz)
+		}
+		if string(br.Body) != "BR" || string(gz.Body) != "GZ" || br.ContentType != e.ContentType || br.Encoding.String() != "br" {
+			t.Errorf("br variant %+v", br)
+		}
+		if br.ETag == e.ETag || br.ETag == gz.ETag {
+			t.Errorf("variant ETags collide: %s %s %s", e.ETag, br.ETag, gz.ETag)
+		}
+		e.Release(nil)
+		for _, p := range []string{"/old.css", "/plain.txt", "/dirvar.js"} {
+			e, _, _ := x.Lookup(nil, p)
+			for enc := Brotli; enc < numEncodings; enc++ {
+				if e.Variant(enc) != nil {
+					t.Errorf("%s has a %v variant", p, enc)
+				}
+			}
+			e.Release(nil)
+		}
+		// A variant appearing later is noticed within the bound.
+		mkTree(t, root, "plain.txt.zst=ZS")
+		waitFor(t, "new variant", func() bool {
+			e, _, _ := x.Lookup(nil, "/plain.txt")
+			defer e.Release(nil)
+			return e.Variant(Zstd) != nil && string(e.Variant(Zstd).Body) == "ZS"
+		})
+		os.Remove(filepath.Join(root, "plain.txt.zst"))
+	})
+	x := newIndex(t, Options{Root: root}, false)
+	if e, _, _ := x.Lookup(nil, "/app.js"); e.Variant(Brotli) != nil {
+		t.Error("variant offered with Precompressed off")
+	}
+}
+
+func mustStat(t testing.TB, p string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}

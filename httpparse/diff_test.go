@@ -91,13 +91,13 @@ var deliberateDifferences = map[string]string{
 		"net/http passes raw bytes through, inviting disagreement about their decoding",
 	crlf("GET /a\\b HTTP/1.1\nHost: a\n\n"): "RFC 3986 §2: '\\' is not allowed in a URI, and some components treat it as a separator; " +
 		"net/http accepts it",
-	crlf("GET /a\"b HTTP/1.1\nHost: a\n\n"): "RFC 3986 §2: '\"' is not allowed in a URI; net/http accepts it",
+	crlf("GET /a\"b HTTP/1.1\nHost: a\n\n"):   "RFC 3986 §2: '\"' is not allowed in a URI; net/http accepts it",
 	crlf("GET /a<b>`c HTTP/1.1\nHost: a\n\n"): "RFC 3986 §2: '<', '>' and '`' are not allowed in a URI; net/http accepts them",
 	crlf("GET ftp://a/ HTTP/1.1\nHost: a\n\n"): "RFC 9112 §3.2.2: only http(s) URIs name resources of this server; " +
 		"net/http accepts any scheme",
 	crlf("GET http://user:pw@a/ HTTP/1.1\nHost: a\n\n"): "RFC 9110 §4.2.4: userinfo in an http URI should be treated as an error; net/http accepts it",
-	crlf("GET http:///p HTTP/1.1\nHost: a\n\n"): "RFC 9110 §4.2.1: an http URI with an empty host is invalid; net/http accepts it",
-	crlf("GET http:/p HTTP/1.1\nHost: a\n\n"): "RFC 9110 §4.2.1: an http URI must have an authority; net/http accepts it",
+	crlf("GET http:///p HTTP/1.1\nHost: a\n\n"):         "RFC 9110 §4.2.1: an http URI with an empty host is invalid; net/http accepts it",
+	crlf("GET http:/p HTTP/1.1\nHost: a\n\n"):           "RFC 9110 §4.2.1: an http URI must have an authority; net/http accepts it",
 	crlf("\n\nGET / HTTP/1.1\nHost: a\n\n"): "RFC 9112 §2.2: a server SHOULD ignore empty lines before the request line; " +
 		"net/http does so only after a POST (server.go), ReadRequest never",
 

@@ -1,6 +1,9 @@
 package httpparse
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // Parser states. The parser works line by line; a line is validated once,
 // when its LF has arrived, and the scan for that LF resumes where the last
@@ -39,6 +42,7 @@ type head struct {
 	lineStart int   // offset of the first byte of the current line
 	scan      int   // bytes in [lineStart, scan) are known to hold no LF
 	err       error // the error returned in stFailed
+	resumed   bool  // an earlier call returned ErrNeedMore for this request
 
 	// Request line.
 	method, target, version span
@@ -93,8 +97,9 @@ func (p *Parser) Reset() { p.h = head{} }
 //   - 0, *Error: the request is invalid; the error's Status is the answer.
 //     Every later call returns the same error until Reset.
 //
-// req is written only when a request completes. Parse never allocates and
-// never reads beyond buf, nor beyond Limits.MaxHeaderBytes into it.
+// req's contents are meaningful only after a nil error; Parse may write to
+// it before that. Parse never allocates and never reads beyond buf, nor
+// beyond Limits.MaxHeaderBytes into it.
 func (p *Parser) Parse(buf []byte, req *Request) (consumed int, err error) {
 	h := &p.h
 	if h.state == stFailed {
@@ -111,47 +116,47 @@ func (p *Parser) Parse(buf []byte, req *Request) (consumed int, err error) {
 	if window > lim.MaxHeaderBytes {
 		window = lim.MaxHeaderBytes // the head must end within the limit
 	}
+	if h.scan > 0 {
+		h.resumed = true // slices written by earlier calls may point elsewhere
+	}
+	lineStart, scan := h.lineStart, h.scan
 	for {
 		i := -1
-		if h.scan < window {
-			i = bytes.IndexByte(buf[h.scan:window], '\n')
+		if scan < window {
+			i = bytes.IndexByte(buf[scan:window], '\n')
 		}
 		if i < 0 {
-			h.scan = max(h.scan, window)
+			h.lineStart, h.scan = lineStart, max(scan, window)
 			return 0, p.pending(buf, &lim)
 		}
-		lf := h.scan + i
+		lf := scan + i
 		end := lf
-		if end > h.lineStart && buf[end-1] == '\r' {
+		if end > lineStart && buf[end-1] == '\r' {
 			end-- // CRLF; a bare LF is also a line end (RFC 9112 §2.2)
 		}
 		var e *Error
-		switch h.state {
-		case stLine:
-			if end == h.lineStart {
-				break // leading empty line, skipped (RFC 9112 §2.2)
+		switch {
+		case h.state == stFields && end > lineStart:
+			e = p.fieldLine(buf, lineStart, end, &lim, req)
+		case h.state == stFields:
+			if e = p.finish(); e != nil {
+				break
 			}
-			if end-h.lineStart > lim.MaxTargetBytes+requestLineSlack {
-				e = errLineTooLong
-			} else {
-				e = p.requestLine(buf, h.lineStart, end, &lim)
-			}
+			p.fill(buf, req)
+			p.Reset()
+			return lf + 1, nil
+		case end == lineStart:
+			// leading empty line, skipped (RFC 9112 §2.2)
+		case end-lineStart > lim.MaxTargetBytes+requestLineSlack:
+			e = errLineTooLong
+		default:
+			e = p.requestLine(buf, lineStart, end, &lim)
 			h.state = stFields
-		case stFields:
-			if end == h.lineStart {
-				if e = p.finish(); e != nil {
-					break
-				}
-				p.fill(buf, req)
-				p.Reset()
-				return lf + 1, nil
-			}
-			e = p.fieldLine(buf, h.lineStart, end, &lim)
 		}
 		if e != nil {
 			return 0, p.fail(e)
 		}
-		h.lineStart, h.scan = lf+1, lf+1
+		lineStart, scan = lf+1, lf+1
 	}
 }
 
@@ -384,8 +389,7 @@ func (p *Parser) pathQuery(buf []byte, lo, hi int) *Error {
 // ending (RFC 9112 §5):
 //
 //	field-line = field-name ":" OWS field-value OWS
-func (p *Parser) fieldLine(buf []byte, lo, hi int, lim *Limits) *Error {
-	h := &p.h
+func (p *Parser) fieldLine(buf []byte, lo, hi int, lim *Limits, req *Request) *Error {
 	line := buf[lo:hi]
 	if isOWS(line[0]) {
 		// obs-fold, or whitespace before the first field line: either
@@ -416,19 +420,29 @@ func (p *Parser) fieldLine(buf []byte, lo, hi int, lim *Limits) *Error {
 	for e > v && isOWS(line[e-1]) {
 		e--
 	}
-	for k := v; k < e; k++ {
-		if !isFieldVChar[line[k]] {
-			return badByte(line[k], errFieldValue)
-		}
+	if k := badValueByte(line[v:e]); k >= 0 {
+		return badByte(line[v+k], errFieldValue)
 	}
-	if h.nfields >= lim.MaxFields {
+	return p.addField(buf, lo, lo+i, lo+v, lo+e, lim, req)
+}
+
+// addField records the field line whose name is buf[lo:nameEnd] and whose
+// value is buf[v:e], both already validated.
+func (p *Parser) addField(buf []byte, lo, nameEnd, v, e int, lim *Limits, req *Request) *Error {
+	h := &p.h
+	n := h.nfields
+	if n >= lim.MaxFields {
 		return errTooManyFields
 	}
-	f := &p.fields[h.nfields]
-	f.name = span{int32(lo), int32(lo + i)}
-	f.value = span{int32(lo + v), int32(lo + e)}
-	h.nfields++
-	return p.note(line[:i], line[v:e], f.value)
+	name, value := buf[lo:nameEnd:nameEnd], buf[v:e:e]
+	p.fields[n] = fieldSpan{span{int32(lo), int32(nameEnd)}, span{int32(v), int32(e)}}
+	// Two separate stores: a composite-literal store is built on the stack
+	// and copied with 16-byte moves, which stall on store forwarding.
+	rf := &req.Fields[n]
+	rf.Name = name
+	rf.Value = value
+	h.nfields = n + 1
+	return p.note(name, value, p.fields[n].value)
 }
 
 // fill writes the finished request into req.
@@ -456,9 +470,13 @@ func (p *Parser) fill(buf []byte, req *Request) {
 	default:
 		req.Host = nil
 	}
-	for i := 0; i < h.nfields; i++ {
-		f := &p.fields[i]
-		req.Fields[i] = Field{Name: f.name.of(buf), Value: f.value.of(buf)}
+	if h.resumed {
+		// The field lines were cut from the buffers of earlier calls;
+		// cut them again from this one.
+		for i := 0; i < h.nfields; i++ {
+			f := &p.fields[i]
+			req.Fields[i] = Field{Name: f.name.of(buf), Value: f.value.of(buf)}
+		}
 	}
 	for i := h.nfields; i < req.NumFields; i++ {
 		req.Fields[i] = Field{} // drop references to an older buffer
@@ -477,3 +495,40 @@ func (p *Parser) fill(buf []byte, req *Request) {
 
 // rootPath backs Request.Path for an absolute-form target with an empty path.
 var rootPath = []byte("/")
+
+// badValueByte returns the index of the first byte of v that may not appear
+// in a field value (a CTL other than HTAB, RFC 9110 §5.5), or -1.
+//
+// Field values are most of a request's bytes, so this loop is the parser's
+// hot spot: it checks eight bytes per step with SWAR arithmetic and looks at
+// single bytes only in a word that holds a suspect (a byte below 0x20,
+// including the rare HTAB, or DEL), or in the tail.
+func badValueByte(v []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		x := binary.LittleEndian.Uint64(v[i:])
+		// A byte b < 0x20 has its high bit set in b-0x20 and clear in b;
+		// bytes >= 0x80 (obs-text, allowed) are excluded by ^x. Borrows
+		// only ever flag bytes above a true hit, so no hit is missed.
+		lt := (x - 0x20*ones) & ^x & highs
+		y := x ^ 0x7f*ones // DEL becomes zero
+		del := (y - ones) & ^y & highs
+		if lt|del != 0 {
+			for j := i; j < i+8; j++ {
+				if !isFieldVChar[v[j]] {
+					return j
+				}
+			}
+		}
+	}
+	for ; i < len(v); i++ {
+		if !isFieldVChar[v[i]] {
+			return i
+		}
+	}
+	return -1
+}

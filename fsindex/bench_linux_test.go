@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -15,35 +16,66 @@ import (
 
 func benchRoot(b *testing.B) string {
 	root := b.TempDir()
-	mkTree(b, root, "assets/css/site.css="+string(make([]byte, 4<<10)))
+	mkTree(b, root, "assets/css/site.css="+string(make([]byte, 4<<10)), "assets/video.mp4="+string(make([]byte, 1<<20)))
+	for i := range spread {
+		mkTree(b, root, fmt.Sprintf("s/%d.txt", i))
+	}
 	return root
 }
 
-const benchPath = "/assets/css/site.css"
+const (
+	benchPath = "/assets/css/site.css" // 4 KiB: served from Body
+	bigPath   = "/assets/video.mp4"    // 1 MiB: served from Fd, reference counted
+	spread    = 64                     // distinct small files for the spread case
+)
 
 // BenchmarkLookupHit is a cached hit plus its Release: what a request for a
 // hot file costs in fsindex. Valid is long so no revalidation lands inside
-// the timed loop.
+// the timed loop. "body" hits a small file kept in memory, "fd" a large one
+// whose descriptor is reference counted; "parallel" has every goroutine hit
+// the same path (the worst case for shared cache lines), "spread" rotates
+// over 64 paths, as a page's assets do.
 func BenchmarkLookupHit(b *testing.B) {
 	x := newIndex(b, Options{Root: benchRoot(b), Valid: 1 << 40}, false)
-	if _, r, _ := x.Lookup(nil, benchPath); r != Found {
-		b.Fatal(r)
+	paths := make([]string, spread)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/s/%d.txt", i)
 	}
-	b.Run("single", func(b *testing.B) {
-		var c syscount.Counters
-		b.ReportAllocs()
-		for b.Loop() {
-			e, _, _ := x.Lookup(&c, benchPath)
-			e.Release(&c)
+	for _, p := range append([]string{benchPath, bigPath}, paths...) {
+		if _, r, _ := x.Lookup(nil, p); r != Found {
+			b.Fatal(p, r)
 		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var c syscount.Counters // one per goroutine, as one per loop
-			for pb.Next() {
-				e, _, _ := x.Lookup(&c, benchPath)
+	}
+	for _, tc := range []struct{ name, path string }{{"body", benchPath}, {"fd", bigPath}} {
+		b.Run(tc.name+"/single", func(b *testing.B) {
+			var c syscount.Counters
+			b.ReportAllocs()
+			for b.Loop() {
+				e, _, _ := x.Lookup(&c, tc.path)
 				e.Release(&c)
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				var c syscount.Counters // one per goroutine, as one per loop
+				for pb.Next() {
+					e, _, _ := x.Lookup(&c, tc.path)
+					e.Release(&c)
+				}
+			})
+		})
+	}
+	b.Run("spread/parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		var seq atomic.Int32
+		b.RunParallel(func(pb *testing.PB) {
+			var c syscount.Counters
+			i := int(seq.Add(17))
+			for pb.Next() {
+				e, _, _ := x.Lookup(&c, paths[i%spread])
+				e.Release(&c)
+				i++
 			}
 		})
 	})
@@ -148,5 +180,18 @@ func BenchmarkSmallFileThreshold(b *testing.B) {
 			}
 		})
 		f.Close()
+	}
+}
+
+// BenchmarkLookupRevalidate is a hit on an entry whose validity has run
+// out: openat2(O_PATH), fstat and close, found unchanged. With Valid = 1 s a
+// hot entry pays this once a second, on one request.
+func BenchmarkLookupRevalidate(b *testing.B) {
+	x := newIndex(b, Options{Root: benchRoot(b), Valid: -1}, false)
+	var c syscount.Counters
+	b.ReportAllocs()
+	for b.Loop() {
+		e, _, _ := x.Lookup(&c, benchPath)
+		e.Release(&c)
 	}
 }

@@ -79,7 +79,7 @@ func (sh *shard) hold(key string, want *Entry) (*Entry, bool) {
 	if sh.m[key] != want {
 		return nil, false
 	}
-	if want.result <= Listing {
+	if want.counted() {
 		want.refs.Add(1)
 	}
 	return want, true
@@ -152,7 +152,7 @@ func (sh *shard) victim(negOnly bool) *Entry {
 }
 
 func (sh *shard) add(e *Entry) {
-	if e.result <= Listing {
+	if e.counted() {
 		e.refs.Add(1)
 	}
 	if k := len(sh.free); k > 0 {
@@ -184,7 +184,7 @@ func (sh *shard) remove(e *Entry) {
 
 // drop releases the cache's reference to an entry it no longer holds.
 func (e *Entry) drop(c *syscount.Counters) {
-	if e.result <= Listing {
+	if e.counted() {
 		e.unref(c)
 	}
 }

@@ -115,7 +115,7 @@ type Entry struct {
 	id       fileID               // identity of openPath when filled
 	varIDs   [numEncodings]fileID // identity of openPath+suffix when filled (zero: absent)
 	expires  int64                // negative entries: index clock at which the miss is forgotten
-	refs     atomic.Int32         // one for the cache while it is in a shard, one per Lookup not yet released
+	refs     atomic.Int32         // if counted: one for the cache while it is in a shard, one per Lookup not yet released
 	checked  atomic.Int64         // index clock when the entry was last known to match the disk
 	used     atomic.Bool          // CLOCK reference bit: set on a hit, cleared by the sweeping hand
 	slot     int                  // index in the shard's ring while cached
@@ -143,8 +143,17 @@ func (e *Entry) Release(c *syscount.Counters) {
 	if e.Encoding != Identity {
 		panic("fsindex: Release of a variant; release the entry Lookup returned")
 	}
-	e.unref(c)
+	if e.counted() {
+		e.unref(c)
+	}
 }
+
+// counted reports whether e's references are counted: only an entry that
+// holds descriptors needs to know when its last user lets go. An entry
+// served from memory is kept alive by the garbage collector for as long as
+// anyone holds it, so its hits and releases skip the shared counter, whose
+// cache line would otherwise bounce between the loops on every hit.
+func (e *Entry) counted() bool { return e.fds > 0 }
 
 // unref drops one reference and closes the descriptors with the last one.
 func (e *Entry) unref(c *syscount.Counters) {

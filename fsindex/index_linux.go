@@ -134,7 +134,9 @@ func (x *Index) Lookup(c *syscount.Counters, path string) (*Entry, Result, error
 		}
 		// Taken under the read lock: eviction needs the write lock, so
 		// the cache's own reference cannot be dropped before ours exists.
-		e.refs.Add(1)
+		if e.counted() {
+			e.refs.Add(1)
+		}
 		sh.mu.RUnlock()
 		return e, e.result, nil
 	}

@@ -9,9 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openMode says what a resolved path is opened for.
-type openMode uint8
-
+// The open flags a resolved path is opened with: what it is opened for.
 const (
 	// modeRead opens for pread/sendfile/getdents. O_NONBLOCK makes opening
 	// a FIFO return at once instead of waiting for a writer (fifo(7)); the

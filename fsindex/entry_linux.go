@@ -138,7 +138,8 @@ func (e *Entry) Variant(enc Encoding) *Entry {
 // Release drops the reference Lookup took. It must be called exactly once
 // per Entry that Lookup returned, after the last use of its Fd or Body; the
 // caller's counters account the close(2) that may follow. Releasing a
-// variant, or releasing twice, panics.
+// variant panics; so does releasing twice an entry that holds descriptors
+// (one served from memory cannot tell, but its holder must not rely on it).
 func (e *Entry) Release(c *syscount.Counters) {
 	if e.Encoding != Identity {
 		panic("fsindex: Release of a variant; release the entry Lookup returned")

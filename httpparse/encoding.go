@@ -12,8 +12,8 @@ const (
 	CodingIdentity               // no encoding
 )
 
-// String returns the coding's token as used in Content-Encoding, or "" for
-// CodingIdentity and CodingNone.
+// String returns the coding's token ("br", "zstd", "gzip", "identity") or
+// "none". Identity is never sent in Content-Encoding.
 func (c Coding) String() string {
 	switch c {
 	case CodingBr:
@@ -22,16 +22,20 @@ func (c Coding) String() string {
 		return "zstd"
 	case CodingGzip:
 		return "gzip"
+	case CodingIdentity:
+		return "identity"
 	}
-	return ""
+	return "none"
 }
 
 // Encodings holds the q-values an Accept-Encoding field gives the codings
 // the server cares about, in thousandths: 1000 is q=1, 0 is "not
 // acceptable". Each is the value of the coding's own entry, else of "*",
-// else the default: 0 for br, zstd and gzip, 1000 for identity (RFC 9110
-// §12.5.3: identity is acceptable unless excluded by "identity;q=0" or by
-// "*;q=0" with no "identity" entry).
+// else the default: 0 for br, zstd and gzip, and 1 (q=0.001) for identity.
+// RFC 9110 §12.5.3 makes an unlisted identity acceptable (unless excluded
+// by "identity;q=0", or "*;q=0" with no "identity" entry) but gives it no
+// weight; the lowest non-zero weight ranks it after every coding the client
+// did list, which is what "gzip;q=0.8" means in practice.
 type Encodings struct {
 	Br, Zstd, Gzip, Identity int
 }
@@ -61,7 +65,7 @@ func ParseAcceptEncoding(v []byte) (e Encodings, ok bool) {
 		}
 		name, q, good := codingWeight(elem)
 		if !good {
-			return Encodings{Identity: 1000}, false
+			return Encodings{Identity: 1}, false
 		}
 		var slot *int
 		switch {
@@ -95,7 +99,7 @@ func ParseAcceptEncoding(v []byte) (e Encodings, ok bool) {
 		Br:       pick(br, 0),
 		Zstd:     pick(zstd, 0),
 		Gzip:     pick(gzip, 0),
-		Identity: pick(identity, 1000),
+		Identity: pick(identity, 1),
 	}, true
 }
 

@@ -136,7 +136,10 @@
 // makes sendfile return 0 early, which the sender must treat as an error.
 // Publish by writing a new file and renaming it over the old one: the
 // cached descriptor then keeps serving the complete old version until the
-// entry is replaced.
+// entry is replaced. A listing is rebuilt when its directory changes
+// (a name added, removed or renamed); a file rewritten in place does not
+// touch its directory, so the size and time a cached listing shows for it
+// may lag until the listing is rebuilt or evicted.
 //
 // Why revalidation and not inotify, measured on this project's build
 // machine (Linux 6.18, ext4): revalidation costs 2.8-3.0 µs (openat2 O_PATH +

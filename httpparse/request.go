@@ -93,7 +93,7 @@ func (f Framing) String() string {
 }
 
 // Field is one field line, as sent: Name is the field name (compare it with
-// [Field.Is] or [equalFold]; it is not canonicalised), Value the field value
+// [Field.Is]; it is not canonicalised), Value the field value
 // without leading or trailing whitespace (RFC 9112 §5.1).
 type Field struct {
 	Name  []byte

@@ -119,6 +119,10 @@ func (x *Index) shardFor(path string) *shard {
 // stale hit revalidates with one openat2(O_PATH) and one fstat. A miss
 // resolves, opens and fstats, reads a small file, and looks for variants.
 // c counts those calls; it may be nil.
+//
+// Lookup never retains path: the slow path works on its own copy. So a
+// caller may pass a string that aliases a reusable buffer (unsafe.String over
+// a connection's decoded-path bytes) and still pay no allocation on a hit.
 func (x *Index) Lookup(c *syscount.Counters, path string) (*Entry, Result, error) {
 	now := x.now()
 	sh := x.shardFor(path)
@@ -157,6 +161,9 @@ func (x *Index) lookupSlow(c *syscount.Counters, sh *shard, path string, stale *
 	if x.closed.Load() {
 		return nil, Failed, ErrClosed
 	}
+	// Everything kept from here on derives from this copy, never from the
+	// caller's string, which may alias a buffer the caller will reuse.
+	path = strings.Clone(path)
 	if stale != nil && stale.positive() && x.unchanged(c, stale) {
 		// now was read before the check began, so the validity window
 		// never extends past a change the check could have missed.

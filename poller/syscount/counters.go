@@ -37,6 +37,7 @@ const (
 	Getsockopt
 	Pipe2
 	Fadvise
+	Sendto
 	NumSyscalls // the number of Syscall values; not a syscall
 )
 
@@ -44,7 +45,7 @@ var syscallNames = [NumSyscalls]string{
 	"epoll_wait", "epoll_ctl", "accept4", "read", "write", "writev",
 	"sendfile", "splice", "pread64", "preadv2", "openat2", "openat", "fstat",
 	"newfstatat", "getdents64", "readlinkat", "close", "shutdown",
-	"setsockopt", "getsockopt", "pipe2", "fadvise64",
+	"setsockopt", "getsockopt", "pipe2", "fadvise64", "sendto",
 }
 
 // String returns the kernel's name for the call, as strace prints it.

@@ -1,0 +1,36 @@
+//go:build linux
+
+package syscount
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sendto sends p on the connected socket fd with flags, as send(2) does (no
+// destination address). It exists for the flags write(2) cannot carry:
+// unix.MSG_MORE, which holds a response head back until the body that
+// follows fills the segment (tcp(7)), and unix.MSG_NOSIGNAL. x/sys's Sendto
+// returns no byte count, so the call is made directly.
+func (c *Counters) Sendto(fd int, p []byte, flags int) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		sp := c.begin()
+		r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
+		err := errnoErr(e)
+		n := int(r)
+		if err != nil {
+			n = 0
+		}
+		c.end(sp, Sendto, fd, 0, len(p), n, err)
+		if err != unix.EINTR {
+			if n > 0 {
+				c.Add(BytesWritten, uint64(n))
+			}
+			return n, err
+		}
+	}
+}

@@ -327,8 +327,10 @@ const acceptRetry = 100 * time.Millisecond
 //
 // A listener that is Shared is registered with EPOLLEXCLUSIVE, so a new
 // connection wakes one of the loops waiting on it rather than all of them.
-// The loop never closes ln; close it after stopping the loops.
-func (l *Loop) Accept(ln *Listener, fn func(fd int)) error {
+// The loop never closes ln; close it after stopping the loops. To stop
+// accepting while the loop goes on (a graceful shutdown), pass the returned
+// ID to Remove: the listener leaves this loop's epoll set and stays open.
+func (l *Loop) Accept(ln *Listener, fn func(fd int)) (ID, error) {
 	a := &acceptor{loop: l, ln: ln, fn: fn}
 	a.retry.Func = a.resume
 	events := uint32(unix.EPOLLIN | unix.EPOLLET)
@@ -337,19 +339,23 @@ func (l *Loop) Accept(ln *Listener, fn func(fd int)) error {
 	}
 	id, err := l.register(ln.fd, a, events, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	a.id = id
 	// When a connection closes, a paused acceptor may take its descriptor.
 	l.onClose = append(l.onClose, func() {
-		if a.paused {
+		if a.paused && a.registered() {
 			a.paused = false
 			a.retry.Stop()
 			l.Requeue(a.id, In)
 		}
 	})
-	return nil
+	return id, nil
 }
+
+// registered reports whether the acceptor is still registered: after Remove
+// its retry timer and close hook must not accept again.
+func (a *acceptor) registered() bool { return a.loop.lookup(a.id) != nil }
 
 // Handle drains the accept queue until EAGAIN, the batch bound, or
 // descriptor exhaustion.
@@ -393,7 +399,7 @@ func (a *acceptor) pause() {
 }
 
 func (a *acceptor) resume() {
-	if a.paused {
+	if a.paused && a.registered() {
 		a.paused = false
 		a.Handle(In)
 	}

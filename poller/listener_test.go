@@ -19,7 +19,7 @@ import (
 func acceptInto(t *testing.T, l *poller.Loop, ln *poller.Listener, fn func(fd int)) {
 	t.Helper()
 	on(t, l, func() {
-		if err := l.Accept(ln, func(fd int) {
+		if _, err := l.Accept(ln, func(fd int) {
 			fn(fd)
 			unix.Close(fd)
 		}); err != nil {
@@ -249,4 +249,47 @@ func TestListenErrors(t *testing.T) {
 		t.Fatalf("dual-stack listener %s not reachable over IPv4: %v", all.Addr(), err)
 	}
 	c.Close()
+}
+
+// Remove on an acceptor's ID stops accepting on that loop and leaves the
+// listener open: connections wait in its queue for another acceptor.
+func TestRemoveAcceptorStopsAccepting(t *testing.T) {
+	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	l := startLoop(t)
+	var accepted atomic.Int64
+	var id poller.ID
+	on(t, l, func() {
+		id, err = l.Accept(ln, func(fd int) { accepted.Add(1); unix.Close(fd) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := net.Dial("tcp", ln.Addr())
+	c.Close()
+	settle(t, "first accepted", func() bool { return accepted.Load() == 1 })
+	on(t, l, func() {
+		if err := l.Remove(id); err != nil {
+			t.Error(err)
+		}
+	})
+	c2, err := net.Dial("tcp", ln.Addr()) // completes in the kernel's queue
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	for range 3 {
+		on(t, l, func() {}) // several loop passes
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("accepted %d after Remove, want 1", n)
+	}
+	// The listener is still open: a new loop accepts the queued connection.
+	l2 := startLoop(t)
+	on(t, l2, func() { l2.Accept(ln, func(fd int) { accepted.Add(1); unix.Close(fd) }) })
+	settle(t, "queued connection accepted by another loop", func() bool { return accepted.Load() == 2 })
 }

@@ -67,7 +67,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		s.loops = append(s.loops, loop)
 		w := &worker{loop: loop, buf: make([]byte, cfg.ReadBuffer), maxPending: cfg.MaxPending}
-		if err := loop.Accept(ln, w.accept); err != nil {
+		if _, err := loop.Accept(ln, w.accept); err != nil {
 			s.abort()
 			return nil, err
 		}

@@ -38,6 +38,7 @@ const (
 	Pipe2
 	Fadvise
 	Sendto
+	Getpeername
 	NumSyscalls // the number of Syscall values; not a syscall
 )
 
@@ -46,6 +47,7 @@ var syscallNames = [NumSyscalls]string{
 	"sendfile", "splice", "pread64", "preadv2", "openat2", "openat", "fstat",
 	"newfstatat", "getdents64", "readlinkat", "close", "shutdown",
 	"setsockopt", "getsockopt", "pipe2", "fadvise64", "sendto",
+	"getpeername",
 }
 
 // String returns the kernel's name for the call, as strace prints it.

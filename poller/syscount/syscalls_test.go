@@ -3,6 +3,8 @@
 package syscount_test
 
 import (
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -172,5 +174,34 @@ func TestWritevAndNames(t *testing.T) {
 		if e.String() == "unknown" {
 			t.Errorf("event %d unnamed", e)
 		}
+	}
+}
+
+func TestGetpeername(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw, _ := s.(*net.TCPConn).SyscallConn()
+	var got netip.AddrPort
+	var gerr error
+	var sc syscount.Counters
+	raw.Control(func(fd uintptr) { got, gerr = sc.Getpeername(int(fd)) })
+	if gerr != nil || got.String() != c.LocalAddr().String() {
+		t.Fatalf("getpeername = %v, %v; want %v", got, gerr, c.LocalAddr())
+	}
+	if sc.Calls(syscount.Getpeername, syscount.OK) != 1 {
+		t.Fatal("getpeername not counted")
 	}
 }

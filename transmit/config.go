@@ -1,0 +1,88 @@
+package transmit
+
+import "errors"
+
+// Strategy selects how file bytes reach the socket. It is chosen once per
+// server; every strategy is a resumable state machine with the same outcomes.
+type Strategy uint8
+
+// Body strategies. Sendfile is the zero value and the default.
+const (
+	// Sendfile moves bytes from the page cache to the socket with
+	// sendfile(2) at an explicit 64-bit offset: no copy through user space.
+	Sendfile Strategy = iota
+	// Splice moves bytes file → pipe → socket with splice(2), through a pipe
+	// per transfer in flight taken from the Writer's pool.
+	Splice
+	// Copy reads with pread(2) into a buffer and writes it: two copies
+	// through user space, kept as the baseline the others are measured by.
+	Copy
+	numStrategies
+)
+
+var strategyNames = [numStrategies]string{"sendfile", "splice", "copy"}
+
+// String returns the strategy's name, as ParseStrategy accepts it.
+func (s Strategy) String() string {
+	if s < numStrategies {
+		return strategyNames[s]
+	}
+	return "unknown"
+}
+
+// ErrUnknownStrategy is returned by ParseStrategy for a name it does not know.
+var ErrUnknownStrategy = errors.New(`transmit: unknown strategy (want "sendfile", "splice" or "copy")`)
+
+// ParseStrategy returns the strategy named "sendfile", "splice" or "copy".
+func ParseStrategy(name string) (Strategy, error) {
+	for i, n := range strategyNames {
+		if n == name {
+			return Strategy(i), nil
+		}
+	}
+	return Sendfile, ErrUnknownStrategy
+}
+
+// Defaults and caps, as documented on Config.
+const (
+	DefaultBudget    = 1 << 20
+	MinBudget        = 16 << 10
+	DefaultMaxRanges = 16
+	MaxRangesCap     = 64
+)
+
+// Config configures a Writer. Every zero field means its default.
+type Config struct {
+	// ServerHeader is the value of the Server field; "" sends none.
+	ServerHeader string
+	// CacheControl is the value of the Cache-Control field on responses
+	// that carry a representation (200, 206, 304); "" sends none.
+	CacheControl string
+	// Strategy is how file bodies are moved (default Sendfile).
+	Strategy Strategy
+	// Budget bounds the bytes one Step writes to the socket, head and body
+	// together, before it yields to the loop's other connections (default
+	// 1 MiB, as nginx's sendfile_max_chunk; at least MinBudget).
+	Budget int
+	// MaxRanges is how many ranges one Range field may ask for before the
+	// field is ignored and the whole representation sent (RFC 9110 §14.2's
+	// security note). Default 16, at most MaxRangesCap.
+	MaxRanges int
+}
+
+// withDefaults returns cfg with every zero field set to its default and every
+// field clamped to its bounds.
+func (cfg Config) withDefaults() Config {
+	if cfg.Budget <= 0 {
+		cfg.Budget = DefaultBudget
+	}
+	cfg.Budget = max(cfg.Budget, MinBudget)
+	if cfg.MaxRanges <= 0 {
+		cfg.MaxRanges = DefaultMaxRanges
+	}
+	cfg.MaxRanges = min(cfg.MaxRanges, MaxRangesCap)
+	if cfg.Strategy >= numStrategies {
+		cfg.Strategy = Sendfile
+	}
+	return cfg
+}

@@ -1,0 +1,116 @@
+// Package transmit turns a request and a file into a response on a socket:
+// it decides the status and header fields (RFC 9110), encodes the head
+// without allocating, and pushes the body from the page cache to the socket
+// as a resumable state machine driven by an edge-triggered loop.
+//
+// # Walkthrough
+//
+// One Writer per loop, one Response per connection (embedded in it):
+//
+//	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"})
+//	// a 1 s loop timer: w.SetNow(time.Now())
+//
+//	// a request was parsed and looked up:
+//	conn.resp.Plan(w, &req, path, query, e, res, req.KeepAlive)
+//	// then, now and after every EPOLLOUT while the response is pending:
+//	switch conn.resp.Step(w, loop.Counters(), conn.fd) {
+//	case transmit.Done:       // log; close if conn.resp.Close(), else read on
+//	case transmit.WouldBlock: // wait for Writable
+//	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out)
+//	case transmit.Failed:     // conn.resp.Err() says why; close
+//	}
+//	conn.resp.Reset(loop.Counters()) // whenever the connection ends
+//
+// # Contract
+//
+//   - Ownership. Plan takes over the reference of the fsindex.Entry it is
+//     given. The response releases it when Step returns Done or Failed, or at
+//     Reset, whichever is first, so the caller never releases it. Reset is
+//     safe at any point and more than once; call it when a connection closes
+//     with a response in flight.
+//   - Buffers. The head is encoded into a buffer from the Writer's pool, taken
+//     by Plan and given back when the response ends; an idle keep-alive
+//     connection holds no buffer and no pipe. Plan, PlanError and Step
+//     allocate nothing in steady state (pools grow to the number of responses
+//     in flight at once; a very long Location may grow a buffer once).
+//   - Order. Step never sends a body byte while a head byte is unsent, and
+//     never a later part before an earlier one.
+//   - Offsets. File bytes are read at the response's own offset (sendfile
+//     and splice with an offset pointer, pread), never through the shared
+//     descriptor's file position: fsindex shares one descriptor between
+//     every connection sending the file.
+//   - Outcomes. Step's result has one meaning each (see Outcome): Done,
+//     WouldBlock (wait for EPOLLOUT), Yield (requeue), Failed (close).
+//     Nothing is retried with another strategy, and a response is never
+//     restarted from its beginning.
+//   - Goroutines. A Writer and its Responses belong to one loop goroutine.
+//     Writer.Stat may be read from any goroutine.
+//   - Counting. Every syscall goes through the loop's *syscount.Counters:
+//     write, writev, sendto, sendfile, splice, pread, pipe2, close. A client
+//     abort shows as the EPIPE or ECONNRESET outcome of the call that met it
+//     and in the Writer's Aborts tally.
+//
+// # Response rules
+//
+//   - Methods (RFC 9110 §9): GET and HEAD serve, HEAD with exactly GET's
+//     fields and no body (§9.3.2). OPTIONS gets 204 with Allow (§9.3.7).
+//     Another method the parser knows gets 405 with "Allow: GET, HEAD,
+//     OPTIONS" (§15.5.6); an unknown one 501 (§15.6.2).
+//   - Preconditions in the order of §13.2.2: If-Match (strong, §13.1.1), else
+//     If-Unmodified-Since (§13.1.4), fail with 412; If-None-Match (weak,
+//     §13.1.2), else If-Modified-Since (§13.1.3), give 304 to GET and HEAD
+//     (412 otherwise); then If-Range (strong, §13.1.5). A 304 carries Date,
+//     ETag, Last-Modified, Cache-Control and Vary, and no body (§15.4.5).
+//   - Ranges (§14): GET only. One satisfiable range gives 206 with
+//     Content-Range; several give 206 multipart/byteranges with a boundary
+//     per response and an exact Content-Length; the set is sorted and ranges
+//     that overlap or touch are merged first, so a set that merges to one is
+//     a plain 206. None satisfiable gives 416 with "Content-Range: bytes
+//     */size" (§15.5.17). An invalid Range, one in another unit, more than
+//     Config.MaxRanges specs, or a set whose lengths add up to more than the
+//     representation (it can only overlap itself) is ignored: a whole 200
+//     (§14.2, security note). So is a Range on an empty representation.
+//   - Content coding (§12.5.3): when a file has precompressed variants the
+//     client's preferred one is sent (highest q-value; ties br, zstd, gzip,
+//     identity) with Content-Encoding and its own length and ETag; ranges
+//     and validators apply to the representation chosen. Every response
+//     about a file with variants carries "Vary: Accept-Encoding" (§12.5.5).
+//   - Fields: Date (the Writer's, refreshed by SetNow), Server (if set),
+//     Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges:
+//     bytes, Cache-Control (if set), Connection: close whenever the server
+//     will close, and Connection: keep-alive to an HTTP/1.0 client that
+//     keeps the connection.
+//   - Errors (400, 403, 404, 405, 412, 414, 416, 431, 500, 501, 503, 505)
+//     carry a short text/plain body with its exact Content-Length. A 301
+//     for a directory named without its trailing slash sends Location: the
+//     path, percent-encoded, plus "/" and the query as received.
+//
+// # The body
+//
+// A body held in memory (fsindex keeps files of at most 16 KiB, and
+// listings) goes out with the head in one writev. A body from a descriptor:
+// the head with send(MSG_MORE), then the strategy of Config.Strategy:
+//
+//   - Sendfile (default): sendfile(2) with a 64-bit offset pointer, each
+//     call capped at 1 GiB (below the kernel's 0x7ffff000-byte MAX_RW_COUNT).
+//   - Splice: splice(2) file → pipe (at most 64 KiB, a default pipe's
+//     capacity), then pipe → socket. Each transfer in flight holds a pipe
+//     from the Writer's pool, two descriptors counted by Writer.Pipes.
+//   - Copy: pread(2) into a 128 KiB buffer, then write(2): the baseline.
+//
+// Every call is asked for exactly min(bytes remaining, per-call cap, budget
+// left): an over-long count would make the kernel mark the final segment
+// MSG_MORE and stall a keep-alive response (golang/go#41513, #45256).
+// A call that returns EAGAIN ends the Step with WouldBlock, and the next
+// Step resumes at the same offset; a Step that has written Config.Budget
+// bytes ends with Yield, so one fast reader of a large file cannot starve
+// the loop's other connections (nginx's sendfile_max_chunk does the same).
+// A sendfile, splice or pread that returns 0 before the announced length
+// means the file shrank: Failed with ErrTruncated, since the Content-Length
+// can no longer be honoured. EPIPE and ECONNRESET are a client abort:
+// Failed with ErrAborted.
+//
+// # Measurements
+//
+// See MEASUREMENTS in the package's README.md.
+package transmit

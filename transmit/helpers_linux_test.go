@@ -1,0 +1,271 @@
+//go:build linux
+
+package transmit
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// startLoop runs a new loop and stops it at the end of the test.
+func startLoop(t testing.TB) *poller.Loop {
+	t.Helper()
+	l, err := poller.New(poller.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- l.Run() }()
+	t.Cleanup(func() {
+		l.Stop()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("loop did not stop within 10s")
+		}
+	})
+	return l
+}
+
+// on runs fn on the loop's goroutine and waits for it.
+func on(t testing.TB, l *poller.Loop, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	if err := l.Submit(func() { fn(); close(done) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("submitted function did not run within 20s")
+	}
+}
+
+// tcpPair returns a loopback TCP connection: the server side as a raw
+// nonblocking descriptor the caller owns, and the client side as a net.Conn.
+// sndbuf > 0 shrinks the server's send buffer (the kernel doubles it and
+// applies a floor of about 4.5 KiB, socket(7)).
+func tcpPair(t testing.TB, sndbuf int) (int, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	raw, err := sc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	raw.Control(func(s uintptr) { fd, err = unix.Dup(int(s)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	if sndbuf > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	return fd, client.(*net.TCPConn)
+}
+
+// ended is how one response ended on the server.
+type ended struct {
+	out    Outcome
+	err    error
+	status int
+	sent   int64
+	close  bool
+}
+
+// testConn is a server connection driven by a real poller loop: it plans a
+// response when the test submits one and steps it on every Writable and
+// every requeue, exactly as the server does.
+type testConn struct {
+	t     testing.TB
+	l     *poller.Loop
+	w     *Writer
+	x     *fsindex.Index
+	fd    int
+	id    poller.ID
+	resp  Response
+	ended chan ended
+	steps int // Step calls, including the one from send
+	// onStep, if set, runs after every Step on the loop goroutine.
+	onStep func(Outcome)
+}
+
+func (tc *testConn) Handle(ev poller.Events) {
+	if ev.Writable() {
+		tc.pump()
+	}
+}
+
+func (tc *testConn) pump() {
+	if !tc.resp.Pending() {
+		return
+	}
+	c := tc.l.Counters()
+	tc.steps++
+	out := tc.resp.Step(tc.w, c, tc.fd)
+	if tc.onStep != nil {
+		tc.onStep(out)
+	}
+	switch out {
+	case WouldBlock:
+	case Yield:
+		tc.l.Requeue(tc.id, poller.Out)
+	default:
+		e := ended{out: out, err: tc.resp.Err(), status: tc.resp.Status(), sent: tc.resp.Sent(), close: tc.resp.Close()}
+		tc.resp.Reset(c)
+		tc.ended <- e
+	}
+}
+
+// env is a served root, an index over it, a Writer and a loop.
+type env struct {
+	t    testing.TB
+	root string
+	x    *fsindex.Index
+	l    *poller.Loop
+	w    *Writer
+}
+
+func newEnv(t testing.TB, cfg Config) *env {
+	t.Helper()
+	root := t.TempDir()
+	x, err := fsindex.Open(fsindex.Options{Root: root, Precompressed: true, Listing: true, Valid: -1, NegativeValid: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, root: root, x: x, l: startLoop(t), w: NewWriter(cfg)}
+	t.Cleanup(func() {
+		on(t, e.l, func() {
+			e.w.Close(e.l.Counters())
+			x.Close(e.l.Counters())
+		})
+	})
+	return e
+}
+
+// file writes a file beneath the root.
+func (e *env) file(name string, data []byte) {
+	e.t.Helper()
+	p := filepath.Join(e.root, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// conn registers a new loopback connection with the loop.
+func (e *env) conn(sndbuf int) (*testConn, *net.TCPConn) {
+	e.t.Helper()
+	fd, client := tcpPair(e.t, sndbuf)
+	tc := &testConn{t: e.t, l: e.l, w: e.w, x: e.x, fd: fd, ended: make(chan ended, 1)}
+	on(e.t, e.l, func() {
+		id, err := e.l.Add(fd, tc)
+		if err != nil {
+			e.t.Error(err)
+		}
+		tc.id = id
+	})
+	return tc, client
+}
+
+// parse parses one raw request head.
+func parse(t testing.TB, raw string) *httpparse.Request {
+	t.Helper()
+	var p httpparse.Parser
+	req := new(httpparse.Request)
+	if _, err := p.Parse([]byte(raw), req); err != nil {
+		t.Fatalf("parse %q: %v", raw, err)
+	}
+	return req
+}
+
+// send plans the response to raw on the loop (lookup included) and starts
+// it; the rest is driven by the loop's events.
+func (tc *testConn) send(raw string) {
+	tc.t.Helper()
+	req := parse(tc.t, raw)
+	tc.submit(func(c *syscount.Counters) {
+		path, query, err := httpparse.DecodePath(nil, req.Target)
+		if err != nil {
+			tc.resp.PlanError(tc.w, 400, false)
+			return
+		}
+		e, res, _ := tc.x.Lookup(c, string(path))
+		tc.resp.Plan(tc.w, req, path, query, e, res, req.KeepAlive)
+	})
+}
+
+// submit runs plan on the loop and then steps the response it planned.
+func (tc *testConn) submit(plan func(c *syscount.Counters)) {
+	tc.t.Helper()
+	if err := tc.l.Submit(func() {
+		plan(tc.l.Counters())
+		tc.pump()
+	}); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+// wait returns how the current response ended.
+func (tc *testConn) wait() ended {
+	tc.t.Helper()
+	select {
+	case e := <-tc.ended:
+		return e
+	case <-time.After(60 * time.Second):
+		tc.t.Fatal("response did not end within 60s")
+		return ended{}
+	}
+}
+
+// readResponse reads one response from the client side, body included.
+func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("ReadResponse: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	resp.Body.Close()
+	return resp, body
+}

@@ -1,0 +1,330 @@
+//go:build linux
+
+package transmit
+
+import (
+	"strconv"
+
+	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/httpparse"
+)
+
+// Plan decides the response to req and encodes its head. path is the decoded
+// path (as DecodePath returned it) and query the raw query (nil when the
+// target had none); both are used only for a 301 and are not retained. e and
+// res are what fsindex's Lookup returned: Plan takes over e's reference, and
+// the response releases it when it ends (Step returns Done or Failed) or is
+// Reset. keepAlive is whether the connection may persist after this
+// response (the request's KeepAlive and the server's own policy).
+//
+// Plan does not read or skip a request body: the caller skips
+// Request.ContentLength bytes before the next request, or closes.
+func (r *Response) Plan(w *Writer, req *httpparse.Request, path, query []byte, e *fsindex.Entry, res fsindex.Result, keepAlive bool) {
+	r.start(w, keepAlive, req.Minor == 0)
+	r.entry = e
+	switch req.MethodID {
+	case httpparse.MethodGET, httpparse.MethodHEAD:
+	case httpparse.MethodOPTIONS:
+		r.planOptions(w)
+		return
+	case httpparse.MethodUnknown:
+		r.planError(w, 501, false)
+		return
+	default:
+		r.planError(w, 405, false)
+		return
+	}
+	head := req.MethodID == httpparse.MethodHEAD
+	switch {
+	case (res == fsindex.Found || res == fsindex.Listing) && e != nil:
+		r.planEntry(w, req, head)
+	case res == fsindex.RedirectSlash:
+		r.planRedirect(w, path, query, head)
+	case res == fsindex.NotFound:
+		r.planError(w, 404, head)
+	case res == fsindex.Forbidden:
+		r.planError(w, 403, head)
+	default:
+		r.planError(w, 500, head)
+	}
+}
+
+// PlanError plans an error response that has no request to go with: a
+// parser error (400, 414, 431, 501, 505), 503 when the server refuses a
+// connection, 500 when a lookup failed. The body is the short text of the
+// status. With keepAlive false the head carries "Connection: close" and
+// Close reports true; after a parser error the stream can no longer be
+// trusted, so the caller passes false.
+func (r *Response) PlanError(w *Writer, status int, keepAlive bool) {
+	r.start(w, keepAlive, false)
+	if statusText(status) == "" {
+		status = 500
+	}
+	r.planError(w, status, false)
+}
+
+// headStart begins a head: status line, Date and Server.
+func (r *Response) headStart(w *Writer, status int) []byte {
+	r.status = status
+	b := appendStatusLine(r.s.buf[:0], status)
+	b = append(b, "\r\nDate: "...)
+	b = append(b, w.date[:]...)
+	if w.cfg.ServerHeader != "" {
+		b = appendField(b, "Server", w.cfg.ServerHeader)
+	}
+	return b
+}
+
+// finishHead adds the connection fields and the blank line, and makes the
+// head the first thing Step sends. "Connection: close" goes on every
+// response after which the server closes (RFC 9112 §9.6); an HTTP/1.0
+// client assumes close unless told "keep-alive" (RFC 9112 §9.3, appendix C.2.2).
+func (r *Response) finishHead(b []byte) {
+	if r.close {
+		b = appendField(b, "Connection", "close")
+	} else if r.http10 {
+		b = appendField(b, "Connection", "keep-alive")
+	}
+	b = append(b, "\r\n\r\n"...)
+	r.s.buf = b
+	r.headLen = len(b)
+	r.bufOff, r.bufEnd = 0, len(b)
+	r.phase = phaseBuf
+}
+
+// planError plans a status with the short text body; head leaves the body
+// out but keeps its Content-Length (RFC 9110 §9.3.2).
+func (r *Response) planError(w *Writer, status int, head bool) {
+	b := r.headStart(w, status)
+	if status == 405 {
+		// RFC 9110 §15.5.6: a 405 MUST list the allowed methods.
+		b = appendField(b, "Allow", allowed)
+	}
+	r.finishError(b, status, head)
+}
+
+// finishError adds the text body's fields to b and finishes the head.
+func (r *Response) finishError(b []byte, status int, head bool) {
+	body := errorBody(status)
+	b = appendField(b, "Content-Type", textPlain)
+	b = appendIntField(b, "Content-Length", int64(len(body)))
+	r.clen = int64(len(body))
+	r.finishHead(b)
+	if !head {
+		r.mem, r.end = body, int64(len(body))
+	}
+}
+
+// planOptions answers OPTIONS with 204 and Allow (RFC 9110 §9.3.7), for any
+// target: a file server allows the same methods everywhere. A 204 carries no
+// Content-Length (RFC 9110 §8.6).
+func (r *Response) planOptions(w *Writer) {
+	b := r.headStart(w, 204)
+	b = appendField(b, "Allow", allowed)
+	r.finishHead(b)
+}
+
+// planRedirect answers a directory named without its trailing slash with 301
+// to the same path plus "/", keeping the query (RFC 9110 §15.4.2; Location
+// is a relative reference, §10.2.2).
+func (r *Response) planRedirect(w *Writer, path, query []byte, head bool) {
+	b := r.headStart(w, 301)
+	b = append(b, "\r\nLocation: "...)
+	b = appendLocationPath(b, path)
+	if len(path) == 0 || path[len(path)-1] != '/' {
+		b = append(b, '/')
+	}
+	if query != nil {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	r.finishError(b, 301, head)
+}
+
+// chooseRepresentation picks the precompressed variant the client prefers
+// (RFC 9110 §12.5.3: highest q-value, ties to br, zstd, gzip, identity) and
+// reports whether the resource has variants at all, in which case every
+// response about it carries "Vary: Accept-Encoding" (§12.5.5). Only the first
+// Accept-Encoding line is read. A client that accepts none of what exists
+// gets identity anyway, which §12.5.3 permits instead of 406.
+func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsindex.Entry, vary bool) {
+	br, zs, gz := e.Variant(fsindex.Brotli), e.Variant(fsindex.Zstd), e.Variant(fsindex.Gzip)
+	if br == nil && zs == nil && gz == nil {
+		return e, false
+	}
+	v := req.Header("Accept-Encoding")
+	if v == nil {
+		return e, true
+	}
+	enc, ok := httpparse.ParseAcceptEncoding(v)
+	if !ok {
+		return e, true
+	}
+	switch enc.Best(br != nil, zs != nil, gz != nil) {
+	case httpparse.CodingBr:
+		return br, true
+	case httpparse.CodingZstd:
+		return zs, true
+	case httpparse.CodingGzip:
+		return gz, true
+	}
+	return e, true
+}
+
+// appendValidators adds the fields a 200, 206 and 304 share (RFC 9110
+// §15.4.5 lists what a 304 must repeat): Last-Modified, ETag, Cache-Control
+// and Vary.
+func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary bool) []byte {
+	b = appendField(b, "Last-Modified", rep.LastModified)
+	b = appendField(b, "ETag", rep.ETag)
+	if w.cfg.CacheControl != "" {
+		b = appendField(b, "Cache-Control", w.cfg.CacheControl)
+	}
+	if vary {
+		b = appendField(b, "Vary", "Accept-Encoding")
+	}
+	return b
+}
+
+// planEntry plans the answer for a file or listing: preconditions, then
+// ranges, then the head of a 200 or 206.
+func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
+	rep, vary := chooseRepresentation(req, r.entry)
+	r.rep = rep
+	switch preconditions(req, rep) {
+	case 304:
+		b := appendValidators(r.headStart(w, 304), w, rep, vary)
+		r.finishHead(b)
+		return
+	case 412:
+		b := r.headStart(w, 412)
+		if vary {
+			b = appendField(b, "Vary", "Accept-Encoding")
+		}
+		r.finishError(b, 412, head)
+		return
+	}
+	size := rep.Size
+	// RFC 9110 §14.2: Range is defined for GET only, and ignored when an
+	// If-Range does not match (§13.1.5).
+	if req.MethodID == httpparse.MethodGET {
+		if v := req.Header("Range"); v != nil && checkIfRange(req, rep, w.dateSec) != condFalse {
+			rs := r.s.ranges[:w.cfg.MaxRanges]
+			n, res := httpparse.ParseRange(v, size, rs)
+			switch {
+			case res == httpparse.RangeUnsatisfiable:
+				r.planUnsatisfiable(w, size, vary)
+				return
+			// RangeIgnore (invalid or another unit) and RangeTooMany
+			// (more specs than MaxRanges) serve the whole body, as does a
+			// set that overlaps itself into more bytes than there are.
+			// An empty representation has no range a 206 could describe.
+			case res == httpparse.RangeOK && n > 0 && size > 0 && !abusive(rs[:n], size):
+				r.nparts = coalesce(rs[:n])
+			}
+		}
+	}
+	r.planBody(w, rep, vary, head)
+}
+
+// planUnsatisfiable answers a Range no part of which exists with 416 and the
+// current length (RFC 9110 §15.5.17).
+func (r *Response) planUnsatisfiable(w *Writer, size int64, vary bool) {
+	b := r.headStart(w, 416)
+	b = append(b, "\r\nContent-Range: bytes */"...)
+	b = strconv.AppendInt(b, size, 10)
+	if vary {
+		b = appendField(b, "Vary", "Accept-Encoding")
+	}
+	r.finishError(b, 416, false) // only a GET gets here: HEAD ignores Range
+}
+
+// planBody writes the head of a 200 or 206 and sets up the body.
+func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary, head bool) {
+	size := rep.Size
+	rs := r.s.ranges[:r.nparts]
+	status := 200
+	if r.nparts > 0 {
+		status = 206
+	}
+	b := r.headStart(w, status)
+	switch {
+	case r.nparts > 1:
+		w.nextBoundary(&r.boundary)
+		r.clen, b = r.multipartLength(b)
+		b = append(b, "\r\nContent-Type: "+multipartType...)
+		b = append(b, r.boundary[:]...)
+	default:
+		r.clen = size
+		if r.nparts == 1 {
+			r.clen = rs[0].Length
+		}
+		b = appendField(b, "Content-Type", rep.ContentType)
+	}
+	b = appendIntField(b, "Content-Length", r.clen)
+	if r.nparts == 1 {
+		b = append(b, "\r\nContent-Range: "...)
+		b = appendContentRange(b, rs[0].Start, rs[0].Length, size)
+	}
+	if rep.Encoding != fsindex.Identity {
+		b = appendField(b, "Content-Encoding", rep.Encoding.String())
+	}
+	b = appendValidators(b, w, rep, vary)
+	b = appendField(b, "Accept-Ranges", "bytes")
+	r.finishHead(b)
+	if head {
+		return
+	}
+	r.mem = rep.Body
+	switch r.nparts {
+	case 0:
+		r.off, r.end = 0, size
+	case 1:
+		r.off, r.end = rs[0].Start, rs[0].Start+rs[0].Length
+	default:
+		// The first part's head goes out with the response head.
+		r.s.buf = r.appendPartHead(r.s.buf, 0)
+		r.bufEnd = len(r.s.buf)
+		r.off, r.end = rs[0].Start, rs[0].Start+rs[0].Length
+	}
+}
+
+// appendPartHead appends the delimiter and header of multipart part i
+// (RFC 9110 §14.6, RFC 2046 §5.1.1): the first part opens with the boundary
+// line, later ones with the CRLF that ends the previous part's data.
+func (r *Response) appendPartHead(b []byte, i int) []byte {
+	if i > 0 {
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "--"...)
+	b = append(b, r.boundary[:]...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, r.rep.ContentType...)
+	b = append(b, "\r\nContent-Range: "...)
+	rg := r.s.ranges[i]
+	b = appendContentRange(b, rg.Start, rg.Length, r.rep.Size)
+	return append(b, "\r\n\r\n"...)
+}
+
+// appendCloseDelimiter appends the multipart close delimiter.
+func (r *Response) appendCloseDelimiter(b []byte) []byte {
+	b = append(b, "\r\n--"...)
+	b = append(b, r.boundary[:]...)
+	return append(b, "--\r\n"...)
+}
+
+// multipartLength returns the exact length of the multipart body, measured
+// by encoding each part head past the end of b (then dropping it), so that
+// the count and the bytes can never disagree. It returns b, grown if the
+// encoding needed room.
+func (r *Response) multipartLength(b []byte) (int64, []byte) {
+	mark := len(b)
+	var n int64
+	for i := range r.nparts {
+		b = r.appendPartHead(b[:mark], i)
+		n += int64(len(b)-mark) + r.s.ranges[i].Length
+	}
+	b = r.appendCloseDelimiter(b[:mark])
+	n += int64(len(b) - mark)
+	return n, b[:mark]
+}

@@ -1,0 +1,191 @@
+//go:build linux
+
+package transmit
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+
+	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// Writer is the per-loop state every response on one loop shares: the
+// configuration, the Date field value, a pool of header buffers and a pool
+// of pipes for the Splice strategy. It is used only on its loop's goroutine,
+// except Stats, which any goroutine may call.
+type Writer struct {
+	cfg Config
+
+	date    [29]byte // the Date field value, an IMF-fixdate (RFC 9110 §6.6.1)
+	dateSec int64    // the Unix second date was formatted for
+
+	slabs []*slab     // idle per-response buffers, reused LIFO
+	pipes []pipePair  // idle empty pipes for Splice, reused LIFO
+	open  int         // pipes open: idle plus held by transfers in flight
+	seed  uint64      // random, per Writer: multipart boundaries are unguessable
+	seq   uint64      // multipart responses planned, for the next boundary
+	stats [numStats]atomic.Uint64
+}
+
+// maxIdlePipes bounds the pipes kept open while no transfer uses them. Each
+// pipe is two descriptors; one per concurrent splice transfer is needed, and
+// more than this many idle ones are closed as they come back.
+const maxIdlePipes = 16
+
+// slab holds what a response needs only while it is in flight; it goes back
+// to the Writer's pool when the response ends, so an idle keep-alive
+// connection holds none of it.
+type slab struct {
+	buf    []byte                            // the head, then the head of each multipart part
+	ranges [MaxRangesCap]httpparse.ByteRange // parsed, then sorted and coalesced, ranges
+	iov    [2]unix.Iovec                     // writev: head and in-memory body
+	copy   []byte                            // the Copy strategy's buffer, allocated on first use
+}
+
+const (
+	slabBufSize = 2 << 10   // a typical head is 250-400 bytes; a long Location grows it
+	copyBufSize = 128 << 10 // pread+write chunk of the Copy strategy
+)
+
+// pipePair is the two ends of one pipe.
+type pipePair struct{ r, w int }
+
+// NewWriter returns the per-loop state for cfg, with the Date set to now.
+func NewWriter(cfg Config) *Writer {
+	w := &Writer{cfg: cfg.withDefaults(), dateSec: -1 << 62}
+	var b [8]byte
+	rand.Read(b[:])
+	w.seed = binary.LittleEndian.Uint64(b[:])
+	w.SetNow(time.Now())
+	return w
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (w *Writer) Config() Config { return w.cfg }
+
+// SetNow sets the time the Date field shows. The server calls it from a
+// one-second loop timer; the value is re-formatted only when the second
+// changes, so a call costs a comparison. RFC 9110 §6.6.1 asks for the time
+// the message was generated, to the second: a Date up to a second old is
+// within that resolution.
+func (w *Writer) SetNow(t time.Time) {
+	sec := t.Unix()
+	if sec == w.dateSec {
+		return
+	}
+	w.dateSec = sec
+	httpparse.AppendHTTPDate(w.date[:0], t)
+}
+
+// Close releases the pooled pipes, counting the close(2) calls on c. Pipes
+// held by responses still in flight are closed by their Reset.
+func (w *Writer) Close(c *syscount.Counters) {
+	for _, p := range w.pipes {
+		w.closePipe(c, p)
+	}
+	w.pipes = w.pipes[:0]
+}
+
+// Pipes reports how many pipes this Writer holds open, idle and in use:
+// each is two descriptors against the process's budget.
+func (w *Writer) Pipes() int { return w.open }
+
+func (w *Writer) getSlab() *slab {
+	if n := len(w.slabs); n > 0 {
+		s := w.slabs[n-1]
+		w.slabs = w.slabs[:n-1]
+		return s
+	}
+	return &slab{buf: make([]byte, 0, slabBufSize)}
+}
+
+func (w *Writer) putSlab(s *slab) {
+	s.buf = s.buf[:0]
+	w.slabs = append(w.slabs, s)
+}
+
+func (w *Writer) getPipe(c *syscount.Counters) (pipePair, error) {
+	if n := len(w.pipes); n > 0 {
+		p := w.pipes[n-1]
+		w.pipes = w.pipes[:n-1]
+		return p, nil
+	}
+	r, wr, err := c.Pipe2(unix.O_NONBLOCK | unix.O_CLOEXEC)
+	if err != nil {
+		return pipePair{-1, -1}, err
+	}
+	w.open++
+	return pipePair{r, wr}, nil
+}
+
+// putPipe takes back a pipe. Only an empty pipe is reused: bytes left in a
+// pipe belong to the connection that spliced them, so a pipe given back
+// with data in it (a transfer that failed) is closed instead.
+func (w *Writer) putPipe(c *syscount.Counters, p pipePair, empty bool) {
+	if !empty || len(w.pipes) >= maxIdlePipes {
+		w.closePipe(c, p)
+		return
+	}
+	w.pipes = append(w.pipes, p)
+}
+
+func (w *Writer) closePipe(c *syscount.Counters, p pipePair) {
+	c.Close(p.r)
+	c.Close(p.w)
+	w.open--
+}
+
+// nextBoundary writes a fresh multipart boundary into b: "epfs" and 16 hex
+// digits of a splitmix64 step over the Writer's random seed, so no two
+// responses of a loop share one and a file cannot be made to contain it by
+// guessing (RFC 2046 §5.1.1 asks that it not occur in the parts).
+func (w *Writer) nextBoundary(b *[boundaryLen]byte) {
+	w.seq++
+	z := w.seed + w.seq*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	const hex = "0123456789abcdef"
+	copy(b[:], "epfs")
+	for i := boundaryLen - 1; i >= 4; i-- {
+		b[i] = hex[z&15]
+		z >>= 4
+	}
+}
+
+const boundaryLen = 20
+
+// Stat names one of the Writer's tallies.
+type Stat uint8
+
+// The Writer's tallies, kept beside the loop's syscall counters.
+const (
+	Responses   Stat = iota // responses sent completely (Step returned Done)
+	WouldBlocks             // Steps that ended on EAGAIN (each is a resume later)
+	Yields                  // Steps that spent their budget without EAGAIN
+	Aborts                  // transfers ended by the client (EPIPE, ECONNRESET)
+	Truncations             // transfers ended because the file shrank
+	Failures                // transfers ended by any other error
+	numStats
+)
+
+var statNames = [numStats]string{"responses", "would_blocks", "yields", "aborts", "truncations", "failures"}
+
+// String returns the tally's snake_case name, as used in metric names.
+func (s Stat) String() string {
+	if s < numStats {
+		return statNames[s]
+	}
+	return "unknown"
+}
+
+// Stat returns the current value of tally s. Only the loop writes the
+// tallies (an atomic load and store, like syscount's counters); any goroutine
+// may read them.
+func (w *Writer) Stat(s Stat) uint64 { return w.stats[s].Load() }
+
+func (w *Writer) bump(s Stat) { w.stats[s].Store(w.stats[s].Load() + 1) }

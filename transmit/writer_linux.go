@@ -23,11 +23,11 @@ type Writer struct {
 	date    [29]byte // the Date field value, an IMF-fixdate (RFC 9110 §6.6.1)
 	dateSec int64    // the Unix second date was formatted for
 
-	slabs []*slab     // idle per-response buffers, reused LIFO
-	pipes []pipePair  // idle empty pipes for Splice, reused LIFO
-	open  int         // pipes open: idle plus held by transfers in flight
-	seed  uint64      // random, per Writer: multipart boundaries are unguessable
-	seq   uint64      // multipart responses planned, for the next boundary
+	slabs []*slab    // idle per-response buffers, reused LIFO
+	pipes []pipePair // idle empty pipes for Splice, reused LIFO
+	open  int        // pipes open: idle plus held by transfers in flight
+	seed  uint64     // random, per Writer: multipart boundaries are unguessable
+	seq   uint64     // multipart responses planned, for the next boundary
 	stats [numStats]atomic.Uint64
 }
 

@@ -77,7 +77,7 @@ func MatchETag(list, etag []byte, weak bool) (match, valid bool) {
 // false. It does not allocate.
 func IfRangeMatch(v, etag []byte, lastModified int64) bool {
 	v = trimOWS(v)
-	if len(v) > 0 && (v[0] == '"' || v[0] == 'W') {
+	if len(v) > 0 && (v[0] == '"' || len(v) > 1 && v[0] == 'W' && v[1] == '/') {
 		theirs, theirsWeak, ok := splitETag(v)
 		mine, mineWeak, ok2 := splitETag(etag)
 		return ok && ok2 && !theirsWeak && !mineWeak && string(theirs) == string(mine)

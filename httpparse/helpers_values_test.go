@@ -171,6 +171,7 @@ func TestIfRangeMatch(t *testing.T) {
 		{"9110 §13.1.5 exact date", "Sun, 06 Nov 1994 08:49:37 GMT", `"a"`, mod, true},
 		{"9110 §13.1.5 other date", "Sun, 06 Nov 1994 08:49:38 GMT", `"a"`, mod, false},
 		{"9110 §13.1.5 weak date validator", "Sun, 06 Nov 1994 08:49:37 GMT", `"a"`, -1, false},
+		{"9110 §13.1.5 a Wednesday is a date, not a weak etag", "Wed, 09 Nov 1994 08:49:37 GMT", `"a"`, mod + 3*86400, true},
 		{"9110 §13.1.5 invalid", "yesterday", `"a"`, mod, false},
 		{"9110 §13.1.5 list is invalid", `"a", "b"`, `"a"`, mod, false},
 	}

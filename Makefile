@@ -14,10 +14,10 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/epfs
 
-# Until the server lands, `make run` serves the poller's echo example.
+# `make run` serves the demo root on 127.0.0.1:8080.
 run: build
-	@echo "epfs echo on 127.0.0.1:8080 — try: printf 'hello\\n' | nc -q1 127.0.0.1 8080"
-	./$(BIN) echo --listen 127.0.0.1:8080
+	@echo "epfs serving cmd/epfs/demo on http://127.0.0.1:8080/ (metrics: the stop line on Ctrl-C)"
+	./$(BIN) serve --root cmd/epfs/demo --listen 127.0.0.1:8080 --autoindex --log-format console
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -43,6 +43,7 @@ func run(args []string) int {
 		HideVersion:          true,
 		EnableBashCompletion: false,
 		Commands: []*cli.Command{
+			serveCommand(),
 			echoCommand(),
 			{
 				Name:  "version",

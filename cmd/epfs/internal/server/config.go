@@ -1,0 +1,124 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is everything a Server needs, already parsed. The command line
+// fills it; Validate checks it once, before anything starts.
+type Config struct {
+	Root   string   // directory served
+	Listen []string // addresses: "host:port", "[::]:port", "unix:/path"
+	Loops  int      // event loops (default: CPU count)
+
+	MaxConns        int           // open connections at most, across loops; over it: 503 and close
+	HeaderTimeout   time.Duration // first byte of a request to the end of its head
+	IdleTimeout     time.Duration // keep-alive connection with no request in progress
+	WriteTimeout    time.Duration // a response that makes no progress for this long is abandoned
+	ShutdownTimeout time.Duration // how long responses in flight may finish after SIGTERM
+	MaxHeaderBytes  int           // request head size limit (431 beyond)
+
+	Index         string // index file name for directory URLs
+	Autoindex     bool   // generate listings for directories without an index
+	AllowDotfiles bool   // serve paths with a segment starting with "."
+	Precompressed bool   // serve name.br/.zst/.gz to clients that accept them
+	CacheControl  string // Cache-Control value on every file response ("" for none)
+	Fallback      string // URL path served with 200 for paths that do not exist ("" for none)
+	ServerHeader  string // Server field value ("" for none)
+	Transmit      string // body strategy: sendfile, splice or copy
+
+	// AccessLog receives one JSON line per response; nil turns it off.
+	AccessLog io.Writer
+	// Reopen, if set, is called on SIGHUP to reopen the access log (log
+	// rotation); it returns the new writer.
+	Reopen func() (io.Writer, error)
+	// Log receives lifecycle and error events.
+	Log zerolog.Logger
+}
+
+// Defaults for the fields a zero Config leaves open.
+const (
+	DefaultHeaderTimeout   = 10 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes  = 8 << 10
+	DefaultMaxConns        = 10000
+)
+
+// applyDefaults fills zero fields with their defaults.
+func (c *Config) applyDefaults() {
+	if c.Root == "" {
+		c.Root = "."
+	}
+	if len(c.Listen) == 0 {
+		c.Listen = []string{":8080"}
+	}
+	if c.Loops == 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Transmit == "" {
+		c.Transmit = "sendfile"
+	}
+}
+
+// Validate fills defaults and checks every field, naming the flag of the
+// first one that is wrong.
+func (c *Config) Validate() error {
+	c.applyDefaults()
+	switch {
+	case c.Loops < 1 || c.Loops > 1024:
+		return fmt.Errorf("invalid value %d for flag --loops: want 1 to 1024", c.Loops)
+	case c.MaxConns < 1:
+		return fmt.Errorf("invalid value %d for flag --max-conns: want at least 1", c.MaxConns)
+	case c.HeaderTimeout < 0:
+		return errors.New("invalid value for flag --header-timeout: want a positive duration")
+	case c.IdleTimeout < 0:
+		return errors.New("invalid value for flag --idle-timeout: want a positive duration")
+	case c.WriteTimeout < 0:
+		return errors.New("invalid value for flag --write-timeout: want a positive duration")
+	case c.ShutdownTimeout < 0:
+		return errors.New("invalid value for flag --shutdown-timeout: want a positive duration")
+	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:
+		return fmt.Errorf("invalid value %d for flag --max-header-bytes: want 256 to 1048576", c.MaxHeaderBytes)
+	case c.Fallback != "" && c.Fallback[0] != '/':
+		return fmt.Errorf("invalid value %q for flag --fallback: want a URL path starting with /", c.Fallback)
+	}
+	for _, r := range c.Index {
+		if r == '/' {
+			return fmt.Errorf("invalid value %q for flag --index: want a file name, not a path", c.Index)
+		}
+	}
+	for _, v := range []struct{ flag, val string }{{"--cache-control", c.CacheControl}, {"--server-header", c.ServerHeader}} {
+		for i := 0; i < len(v.val); i++ {
+			if b := v.val[i]; b < 0x20 && b != '\t' || b == 0x7f {
+				return fmt.Errorf("invalid value %q for flag %s: control characters are not allowed in a header field", v.val, v.flag)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,459 @@
+//go:build linux
+
+package server
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/transmit"
+	"golang.org/x/sys/unix"
+)
+
+// connState is where a connection is in its life. The transitions:
+//
+//	idle   --first byte of a request-->           head
+//	head   --complete head: response planned-->   write
+//	head   --malformed head: error planned-->     write (then close)
+//	write  --response done, bytes buffered-->     head  (pipelining: parse at once)
+//	write  --response done, nothing buffered-->   idle
+//	write  --response done, must close-->         linger or closed
+//	linger --EOF, 64 KiB read, or 2 s-->          closed
+//	any    --timeout, error, client abort-->      closed
+type connState uint8
+
+const (
+	stateIdle   connState = iota // keep-alive, no request in progress; holds no buffer
+	stateHead                    // reading a request head (header timeout armed)
+	stateWrite                   // a response is in flight (write timeout armed while blocked)
+	stateLinger                  // write side shut; reading and discarding before close
+	stateClosed                  // the registration has ended
+)
+
+// end says how a connection's last response, or the connection, ended: the
+// access log's "end" field and the reason a connection closed.
+type end uint8
+
+const (
+	endComplete end = iota
+	endAborted      // the client went away mid-response (EPIPE, ECONNRESET)
+	endTimeout      // a header, idle or write timeout
+	endError        // a failure on our side (truncated file, unexpected errno)
+	endShutdown     // closed by a graceful shutdown
+	endEOF          // the client closed between requests
+)
+
+var endNames = [...]string{"complete", "aborted", "timeout", "error", "shutdown", "eof"}
+
+// conn is one client connection. Its fields are its state machine:
+type conn struct {
+	w      *worker
+	fd     int
+	id     poller.ID
+	num    uint64 // connection number in logs, counted per loop
+	remote string // peer address for the access log ("" when the log is off)
+
+	state connState
+	rb    *reqBuf // read buffer; nil while idle
+	n     int     // bytes in rb.b
+	used  int     // bytes of rb.b the request being answered occupies (its head, then its body)
+
+	// Readiness, remembered because edge triggering reports each change once.
+	readable bool // cleared by EAGAIN or a short read
+	writable bool // cleared by EAGAIN
+	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
+	peerEOF  bool // read returned 0: no more requests will come
+
+	resp    transmit.Response
+	discard int64 // request body bytes still to read and drop before the next request
+	linger  bool  // unread input may follow: close with a lingering close
+	lingerN int   // bytes discarded while lingering
+
+	start  time.Time // first byte of the current request
+	method []byte    // of the current request, for the access log (points into rb.b)
+	target []byte
+
+	timer      poller.Timer // header, idle, write or linger timeout, by state
+	prev, next *conn        // the worker's list of open connections
+}
+
+// Handle records the readiness epoll reported and runs the state machine as
+// far as it can go.
+func (c *conn) Handle(ev poller.Events) {
+	if ev.Readable() {
+		c.readable = true
+	}
+	if ev.Writable() {
+		c.writable = true
+	}
+	if ev.PeerClosed() {
+		c.rdhup = true
+	}
+	c.run()
+}
+
+// OnStop releases what the connection holds if its loop stops under it.
+func (c *conn) OnStop() { c.release() }
+
+// run steps the machine until it must wait for an event or a timer.
+func (c *conn) run() {
+	for {
+		var progress bool
+		switch c.state {
+		case stateIdle, stateHead:
+			progress = c.readHead()
+		case stateWrite:
+			progress = c.write()
+		case stateLinger:
+			c.drainLinger()
+			return
+		default:
+			return
+		}
+		if !progress {
+			return
+		}
+	}
+}
+
+// readHead parses what is buffered and reads more while the socket is
+// readable. It returns true when the state moved on and run should go again.
+func (c *conn) readHead() bool {
+	if c.discard > 0 && !c.skipBody() {
+		return c.fill()
+	}
+	if c.n > 0 {
+		consumed, err := c.rb.p.Parse(c.rb.b[:c.n], &c.w.req)
+		switch {
+		case err == nil:
+			c.serve(consumed)
+			return true
+		case err != httpparse.ErrNeedMore:
+			status := 400
+			if pe, ok := err.(*httpparse.Error); ok {
+				status = pe.Status
+			}
+			c.fail(status)
+			return true
+		case c.n == len(c.rb.b):
+			// A full buffer with no complete head: the head is over the
+			// limit (the parser reports 431 itself when it can tell).
+			c.fail(431)
+			return true
+		}
+	}
+	return c.fill()
+}
+
+// fill reads into the buffer. It returns true if bytes arrived.
+func (c *conn) fill() bool {
+	if c.peerEOF {
+		// No more bytes will come; a partial request can never complete.
+		c.close(endEOF)
+		return false
+	}
+	if !c.readable {
+		return false
+	}
+	if c.rb == nil {
+		c.rb = c.w.getBuf()
+	}
+	n, err := c.w.sc.Read(c.fd, c.rb.b[c.n:])
+	switch {
+	case n > 0:
+		if c.state == stateIdle {
+			c.state = stateHead
+			c.start = time.Now()
+			c.w.headerQ.Arm(&c.timer)
+		}
+		if n < len(c.rb.b)-c.n && !c.rdhup {
+			// A short read emptied the receive queue: the next arrival
+			// raises a new edge.
+			c.readable = false
+		}
+		c.n += n
+		return true
+	case err == unix.EAGAIN:
+		c.readable = false
+		if c.n == 0 && c.discard == 0 {
+			c.idle()
+		}
+		return false
+	case err == nil:
+		// End of stream with no complete request buffered (readHead serves
+		// every complete one before it reads): nothing more can be
+		// answered. Requests sent before a half-close were answered first.
+		c.peerEOF = true
+		c.close(endEOF)
+		return false
+	default:
+		c.close(endAborted)
+		return false
+	}
+}
+
+// skipBody drops request body bytes from the buffer. It returns true when
+// the whole body has been dropped.
+func (c *conn) skipBody() bool {
+	k := int64(c.n)
+	if k > c.discard {
+		k = c.discard
+	}
+	c.consume(int(k))
+	c.discard -= k
+	return c.discard == 0
+}
+
+// idle parks a connection between requests: no buffer held, idle timer on.
+func (c *conn) idle() {
+	if c.rb != nil {
+		c.w.putBuf(c.rb)
+		c.rb = nil
+	}
+	c.state = stateIdle
+	c.w.idleQ.Arm(&c.timer)
+	if c.w.draining {
+		c.close(endShutdown)
+	}
+}
+
+// serve plans the response to the request whose head is the first consumed
+// bytes of the buffer. The head stays in the buffer until the response is
+// done, so the access log can name its method and target without copying.
+func (c *conn) serve(consumed int) {
+	w := c.w
+	req := &w.req
+	w.requests.Store(w.requests.Load() + 1)
+	c.used = consumed
+	c.method, c.target = req.Method, req.Target
+	keepAlive := req.KeepAlive && !w.draining
+	switch req.Framing {
+	case httpparse.BodyLength:
+		if req.ContentLength > maxDiscard || req.Expect100 {
+			// Not worth reading (or the client waits for a 100 we will
+			// not send): answer, then close without reading it.
+			keepAlive, c.linger = false, true
+		} else {
+			c.discard = req.ContentLength
+		}
+	case httpparse.BodyChunked:
+		keepAlive, c.linger = false, true
+	}
+	c.timer.Stop()
+	c.state = stateWrite
+
+	if req.MethodID == httpparse.MethodOPTIONS && string(req.Target) == "*" {
+		// The asterisk-form names the server, not a resource (RFC 9112
+		// §3.2.4): there is no path to decode or look up.
+		c.resp.Plan(w.tw, req, req.Target, nil, nil, fsindex.NotFound, keepAlive)
+		return
+	}
+	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
+	if err != nil {
+		c.resp.PlanError(w.tw, 400, keepAlive)
+		return
+	}
+	var e *fsindex.Entry
+	res := fsindex.NotFound
+	if req.MethodID == httpparse.MethodGET || req.MethodID == httpparse.MethodHEAD {
+		e, res, err = w.srv.index.Lookup(w.sc, bytesToString(path))
+		if res == fsindex.NotFound && w.srv.cfg.Fallback != "" {
+			e, res, err = w.srv.index.Lookup(w.sc, w.srv.cfg.Fallback)
+		}
+		if res == fsindex.Failed {
+			w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
+			c.resp.PlanError(w.tw, 500, keepAlive)
+			return
+		}
+	}
+	c.resp.Plan(w.tw, req, path, query, e, res, keepAlive)
+}
+
+// fail plans the error response to a request the parser refused. The byte
+// stream can no longer be trusted, so the connection closes after it, with
+// a lingering close: the client may still be sending.
+func (c *conn) fail(status int) {
+	c.w.requests.Store(c.w.requests.Load() + 1)
+	c.used = c.n
+	c.method, c.target = nil, nil
+	c.linger = true
+	c.timer.Stop()
+	c.state = stateWrite
+	c.resp.PlanError(c.w.tw, status, false)
+}
+
+// write pushes the response. It returns true when the response is done and
+// the connection goes on to its next request.
+func (c *conn) write() bool {
+	if !c.writable {
+		return false
+	}
+	before := c.resp.Sent()
+	switch c.resp.Step(c.w.tw, c.w.sc, c.fd) {
+	case transmit.Done:
+		return c.finish()
+	case transmit.WouldBlock:
+		c.writable = false
+		// The write timeout measures a stall: re-arm it only on progress.
+		if c.resp.Sent() != before || !c.timer.Armed() {
+			c.w.writeQ.Arm(&c.timer)
+		}
+		return false
+	case transmit.Yield:
+		// Budget spent with the socket still writable: let the loop's
+		// other connections go first, then continue (no edge will come).
+		c.w.loop.Requeue(c.id, poller.Out)
+		return false
+	default: // transmit.Failed
+		how := endError
+		if c.resp.Err() == transmit.ErrAborted {
+			how = endAborted
+			c.w.aborts.Store(c.w.aborts.Load() + 1)
+		}
+		c.logResponse(how)
+		c.close(how)
+		return false
+	}
+}
+
+// finish ends a completed response: log it, then close, or move the
+// request's bytes out of the buffer and go on to whatever follows them.
+func (c *conn) finish() bool {
+	c.logResponse(endComplete)
+	closeAfter := c.resp.Close() || c.w.draining
+	c.resp.Reset(c.w.sc)
+	c.timer.Stop()
+	c.consume(c.used)
+	c.used = 0
+	c.method, c.target = nil, nil
+	if closeAfter {
+		c.closeAfterResponse()
+		return false
+	}
+	if c.n > 0 || c.discard > 0 {
+		// Pipelined bytes are already here: edge triggering will not
+		// announce them again, so parse them now.
+		c.state = stateHead
+		c.start = time.Now()
+		c.w.headerQ.Arm(&c.timer)
+		return true
+	}
+	c.idle()
+	return c.state != stateClosed
+}
+
+// consume drops the first k bytes of the buffer.
+func (c *conn) consume(k int) {
+	if k == 0 {
+		return
+	}
+	copy(c.rb.b, c.rb.b[k:c.n])
+	c.n -= k
+}
+
+// closeAfterResponse closes after the last response. If the client may still
+// be sending (a body we did not read, bytes after an error, requests after
+// Connection: close), close lingeringly: shut our write side so the client
+// sees the response end, then read and discard for a bounded time before
+// close, so the kernel does not answer those bytes with a reset that could
+// destroy the response in the client's receive buffer (RFC 9112 §9.6).
+func (c *conn) closeAfterResponse() {
+	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0) {
+		c.close(endComplete)
+		return
+	}
+	c.w.sc.Shutdown(c.fd, unix.SHUT_WR)
+	c.state = stateLinger
+	c.lingerN = 0
+	c.w.lingerQ.Arm(&c.timer)
+	c.drainLinger()
+}
+
+// drainLinger reads and discards until EOF, the byte bound, or EAGAIN.
+func (c *conn) drainLinger() {
+	if c.rb == nil {
+		c.rb = c.w.getBuf()
+	}
+	for c.readable || c.rdhup {
+		n, err := c.w.sc.Read(c.fd, c.rb.b)
+		if n > 0 {
+			c.lingerN += n
+			if c.lingerN >= lingerBytes {
+				c.close(endComplete)
+				return
+			}
+			continue
+		}
+		if err == unix.EAGAIN {
+			c.readable = false
+			return
+		}
+		c.close(endComplete) // EOF or error: done lingering
+		return
+	}
+}
+
+// onTimeout fires for whichever timer the state armed.
+func (c *conn) onTimeout() {
+	switch c.state {
+	case stateLinger:
+		c.close(endComplete)
+	case stateWrite:
+		c.logResponse(endTimeout)
+		c.w.timeouts.Store(c.w.timeouts.Load() + 1)
+		c.close(endTimeout)
+	case stateIdle:
+		c.close(endTimeout)
+	default: // stateHead: the request head did not arrive in time
+		c.w.timeouts.Store(c.w.timeouts.Load() + 1)
+		c.close(endTimeout)
+	}
+}
+
+// close ends the connection: release what it holds and close the
+// descriptor (which removes it from epoll; see poller.Loop.Close).
+func (c *conn) close(how end) {
+	if c.state == stateClosed {
+		return
+	}
+	c.state = stateClosed
+	c.release()
+	w := c.w
+	w.conns.remove(c)
+	w.open.Store(w.open.Load() - 1)
+	w.loop.Close(c.id)
+	w.stopIfDrained()
+}
+
+// release drops the response's file reference, the buffer and the timer.
+func (c *conn) release() {
+	c.timer.Stop()
+	c.resp.Reset(c.w.sc)
+	if c.rb != nil {
+		c.w.putBuf(c.rb)
+		c.rb = nil
+	}
+}
+
+// logResponse writes the access-log line for the current response.
+func (c *conn) logResponse(how end) {
+	a := c.w.access
+	if a == nil {
+		return
+	}
+	a.Log().Str("remote", c.remote).Bytes("method", c.method).Bytes("path", c.target).
+		Int("status", c.resp.Status()).Int64("bytes", c.resp.Sent()).Int64("body", c.resp.BodyBytes()).
+		Dur("dur", time.Since(c.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
+}
+
+// bytesToString views b as a string without copying. fsindex.Lookup does
+// not retain its argument, and b is not modified while the call runs.
+func bytesToString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

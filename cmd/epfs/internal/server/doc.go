@@ -1,0 +1,26 @@
+// Package server composes epfs's packages into a running HTTP/1.1 static
+// server: N poller loops, each owning its connections, its buffers, its
+// timers and its access-log buffer; one shared fsindex cache; transmit for
+// every response.
+//
+// One request, from accept4 to the last sendfile, reads top to bottom in
+// conn_linux.go: worker.accept registers the descriptor once; conn.Handle
+// remembers readiness; readHead reads into a pooled buffer and parses with
+// httpparse; serve decodes the path, looks it up in fsindex and plans the
+// response with transmit; write steps the response until it is done, or
+// would block (resume on EPOLLOUT), or has spent its fairness budget (the
+// loop requeues it); finish logs it and goes on to the next pipelined
+// request already buffered, which edge triggering would never announce
+// again.
+//
+// Contract with the command line: Config is filled from flags and checked
+// once by Validate; New binds everything and fails with a clear error
+// (root missing, address in use) before anything is served; Run serves until
+// Shutdown has drained every loop. Shutdown stops accepting, closes idle
+// connections, and lets responses in flight finish, each later one carrying
+// Connection: close, for at most Config.ShutdownTimeout.
+//
+// It lives under cmd/epfs/internal so that its tests, benchmarks and fuzz
+// targets drive real connections in-process, while package main stays
+// wiring.
+package server

@@ -1,0 +1,266 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/syscount"
+	"github.com/epfs/epfs/transmit"
+)
+
+// Server is epfs serving one root on N loops.
+type Server struct {
+	cfg       Config
+	index     *fsindex.Index
+	listeners []*poller.Listener // every socket, siblings included, closed at the end
+	addrs     []string           // one per --listen address, with real ports
+	workers   []*worker
+	sink      *logSink // nil when the access log is off
+
+	runErr   chan error
+	stopping atomic.Bool
+	started  time.Time
+	once     sync.Once
+}
+
+// New validates cfg, opens the root and binds every listener. Nothing is
+// served until Run. A root that is missing or not a directory, an address
+// that is in use or not permitted: each is an error here, at start-up.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tcfg, err := transmitConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, runErr: make(chan error, cfg.Loops)}
+	s.index, err = fsindex.Open(fsindex.Options{
+		Root:          cfg.Root,
+		Index:         cfg.Index,
+		Listing:       cfg.Autoindex,
+		AllowDotfiles: cfg.AllowDotfiles,
+		Precompressed: cfg.Precompressed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("root %q: %w", cfg.Root, err)
+	}
+	if cfg.AccessLog != nil {
+		s.sink = newLogSink(cfg.AccessLog, cfg.Reopen)
+	}
+	perLoop := (cfg.MaxConns + cfg.Loops - 1) / cfg.Loops
+	for i := 0; i < cfg.Loops; i++ {
+		w, err := newWorker(s, i, tcfg, perLoop)
+		if err != nil {
+			s.abort()
+			return nil, err
+		}
+		s.workers = append(s.workers, w)
+	}
+	for _, addr := range cfg.Listen {
+		if err := s.listen(addr); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func transmitConfig(cfg *Config) (transmit.Config, error) {
+	strategy, err := transmit.ParseStrategy(cfg.Transmit)
+	if err != nil {
+		return transmit.Config{}, fmt.Errorf("invalid value %q for flag --transmit: want sendfile, splice or copy", cfg.Transmit)
+	}
+	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy}, nil
+}
+
+// listen binds addr and gives every loop an acceptor on it: its own
+// SO_REUSEPORT sibling for TCP, the one shared socket for a Unix path.
+func (s *Server) listen(addr string) error {
+	first, err := poller.Listen(addr, poller.ListenConfig{ReusePort: true})
+	if err != nil {
+		return err
+	}
+	s.listeners = append(s.listeners, first)
+	s.addrs = append(s.addrs, first.Addr())
+	for i, w := range s.workers {
+		ln := first
+		if i > 0 && !first.Shared() {
+			if ln, err = first.Sibling(); err != nil {
+				return err
+			}
+			s.listeners = append(s.listeners, ln)
+		}
+		id, err := w.loop.Accept(ln, w.accept)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		w.acceptors = append(w.acceptors, id)
+	}
+	return nil
+}
+
+// abort undoes a partial New.
+func (s *Server) abort() {
+	for _, w := range s.workers {
+		w.loop.Stop()
+		<-w.loop.Done()
+		w.tw.Close(w.sc)
+	}
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	if s.sink != nil {
+		s.sink.close()
+	}
+	s.index.Close(nil)
+}
+
+// Addrs returns the bound addresses, one per configured address, with the
+// real port where port 0 was asked.
+func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
+
+// Run serves until Shutdown has drained every loop (or its timeout has
+// closed what was left), then releases everything. It returns the first
+// error a loop failed with.
+func (s *Server) Run() error {
+	s.started = time.Now()
+	s.cfg.Log.Info().Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).
+		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).
+		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
+	var wg sync.WaitGroup
+	for _, w := range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.loop.Run(); err != nil {
+				s.runErr <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(s.runErr)
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	for _, w := range s.workers {
+		w.tw.Close(nil) // the loop is gone; nothing counts any more
+	}
+	if s.sink != nil {
+		s.sink.close()
+	}
+	s.index.Close(nil)
+	var errs []error
+	for err := range s.runErr {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown begins a graceful shutdown and returns at once: every loop stops
+// accepting, closes its idle connections, and lets responses in flight
+// finish (each later response carries Connection: close); after the
+// shutdown timeout, whatever is left is closed. Run returns when all loops
+// have stopped. A second call closes everything at once.
+func (s *Server) Shutdown() {
+	if !s.stopping.CompareAndSwap(false, true) {
+		s.forceClose()
+		return
+	}
+	for _, w := range s.workers {
+		w.loop.Submit(w.drain)
+	}
+	go func() {
+		t := time.NewTimer(s.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.forceClose()
+		case <-s.allStopped():
+		}
+	}()
+}
+
+func (s *Server) forceClose() {
+	s.once.Do(func() {
+		for _, w := range s.workers {
+			w.loop.Submit(w.closeAll)
+		}
+	})
+}
+
+func (s *Server) allStopped() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for _, w := range s.workers {
+			<-w.loop.Done()
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+// Reopen reopens the access log (SIGHUP).
+func (s *Server) Reopen() error {
+	if s.sink == nil {
+		return nil
+	}
+	return s.sink.Reopen()
+}
+
+// Counters returns the sum of every loop's syscall counters.
+func (s *Server) Counters() syscount.Snapshot {
+	var sum syscount.Snapshot
+	for _, w := range s.workers {
+		snap := w.sc.Snapshot()
+		for i := range sum.Calls {
+			for o := range sum.Calls[i] {
+				sum.Calls[i][o] += snap.Calls[i][o]
+			}
+		}
+		for e := range sum.Events {
+			sum.Events[e] += snap.Events[e]
+		}
+	}
+	return sum
+}
+
+// Stats are the server's own tallies, summed over loops.
+type Stats struct {
+	Requests      uint64 // requests parsed
+	Rejected      uint64 // connections refused with 503 at --max-conns
+	Open          uint64 // connections open now
+	Timeouts      uint64 // connections closed by a timeout
+	Aborts        uint64 // responses cut short by the client
+	LogDropped    uint64 // access-log lines dropped because the writer fell behind
+	Uptime        time.Duration
+	ShutdownForce bool // the shutdown timeout closed responses still in flight
+}
+
+// Stats sums the loops' tallies.
+func (s *Server) Stats() Stats {
+	var st Stats
+	for _, w := range s.workers {
+		st.Requests += w.requests.Load()
+		st.Rejected += w.rejected.Load()
+		st.Open += uint64(w.open.Load())
+		st.Timeouts += w.timeouts.Load()
+		st.Aborts += w.aborts.Load()
+		if w.forced.Load() {
+			st.ShutdownForce = true
+		}
+	}
+	if s.sink != nil {
+		st.LogDropped = s.sink.dropped.Load()
+	}
+	st.Uptime = time.Since(s.started)
+	return st
+}

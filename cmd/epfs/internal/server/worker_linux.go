@@ -1,0 +1,231 @@
+//go:build linux
+
+package server
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/syscount"
+	"github.com/epfs/epfs/transmit"
+	"github.com/rs/zerolog"
+)
+
+// worker is one loop and everything only that loop touches: its
+// connections, its buffer pool, its timers, its response writer and its
+// access-log buffer. No field is shared with another loop, so nothing here
+// takes a lock.
+type worker struct {
+	srv       *Server
+	idx       int
+	loop      *poller.Loop
+	sc        *syscount.Counters
+	tw        *transmit.Writer
+	acceptors []poller.ID
+
+	req     httpparse.Request // the request being planned; one per loop is enough
+	pathBuf []byte            // decoded path of that request
+	bufs    []*reqBuf         // free read buffers
+
+	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
+	tick                            poller.Timer // once a second: Date, access-log flush
+
+	conns    connList // every open connection, for draining
+	maxConns int      // this loop's share of --max-conns
+	nextID   uint64
+	draining bool
+
+	access  *zerolog.Logger // nil when the access log is off
+	lines   *lineBuffer
+	scratch transmit.Response // for the 503 sent to connections over the limit
+
+	// Tallies for Stats: written by the loop only (load + store).
+	requests, rejected, timeouts, aborts atomic.Uint64
+	open                                 atomic.Int64
+	forced                               atomic.Bool
+}
+
+// reqBuf is a read buffer with the parser state of the request in it. A
+// connection holds one only while a request is being read, answered, or
+// waits in the buffer behind another (pipelining): an idle keep-alive
+// connection holds none.
+type reqBuf struct {
+	b []byte
+	p httpparse.Parser
+}
+
+// lingerTime and lingerBytes bound a lingering close (RFC 9112 §9.6).
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 10
+	// maxDiscard is the largest request body read and discarded to keep a
+	// connection alive; a larger one closes the connection after the
+	// response instead.
+	maxDiscard = 64 << 10
+)
+
+func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
+	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns}
+	loop, err := poller.New(poller.Options{Counters: w.sc})
+	if err != nil {
+		return nil, err
+	}
+	w.loop = loop
+	w.tw = transmit.NewWriter(tcfg)
+	w.tw.SetNow(time.Now())
+	w.pathBuf = make([]byte, 0, s.cfg.MaxHeaderBytes)
+	cfg := &s.cfg
+	w.headerQ = loop.NewTimerQueue(cfg.HeaderTimeout)
+	w.idleQ = loop.NewTimerQueue(cfg.IdleTimeout)
+	w.writeQ = loop.NewTimerQueue(cfg.WriteTimeout)
+	w.lingerQ = loop.NewTimerQueue(lingerTime)
+	if s.sink != nil {
+		w.lines = &lineBuffer{sink: s.sink, b: make([]byte, 0, logBufSize+4096)}
+		l := zerolog.New(w.lines).With().Timestamp().Int("loop", idx).Logger()
+		w.access = &l
+	}
+	w.tick.Func = w.onTick
+	loop.NewTimerQueue(time.Second).Arm(&w.tick)
+	return w, nil
+}
+
+// onTick refreshes the Date the responses carry and hands the access-log
+// buffer to the writer, once a second.
+func (w *worker) onTick() {
+	w.tw.SetNow(time.Now())
+	if w.lines != nil {
+		w.lines.flush()
+	}
+	if !w.draining {
+		w.loop.NewTimerQueue(time.Second).Arm(&w.tick)
+	}
+}
+
+func (w *worker) getBuf() *reqBuf {
+	if n := len(w.bufs); n > 0 {
+		rb := w.bufs[n-1]
+		w.bufs = w.bufs[:n-1]
+		return rb
+	}
+	rb := &reqBuf{b: make([]byte, w.srv.cfg.MaxHeaderBytes)}
+	rb.p.Limits = httpparse.Limits{MaxHeaderBytes: w.srv.cfg.MaxHeaderBytes}
+	return rb
+}
+
+// putBuf returns a buffer to the pool. The pool keeps at most 1024 buffers;
+// beyond that they go to the garbage collector, so a burst does not pin its
+// peak memory forever.
+func (w *worker) putBuf(rb *reqBuf) {
+	rb.p.Reset()
+	if len(w.bufs) < 1024 {
+		w.bufs = append(w.bufs, rb)
+	}
+}
+
+// accept takes one new connection: registered once, idle timer armed. Over
+// this loop's share of --max-conns, or while draining, the connection gets
+// a 503 and is closed.
+func (w *worker) accept(fd int) {
+	if int(w.open.Load()) >= w.maxConns || w.draining {
+		w.reject(fd)
+		return
+	}
+	w.nextID++
+	c := &conn{w: w, fd: fd, num: w.nextID}
+	c.timer.Func = c.onTimeout
+	id, err := w.loop.Add(fd, c)
+	if err != nil {
+		w.sc.Close(fd)
+		return
+	}
+	c.id = id
+	if w.access != nil {
+		if ap, err := w.sc.Getpeername(fd); err == nil && ap.IsValid() {
+			c.remote = ap.String()
+		} else {
+			c.remote = "unix"
+		}
+	}
+	w.conns.push(c)
+	w.open.Store(w.open.Load() + 1)
+	w.idleQ.Arm(&c.timer)
+}
+
+// reject answers 503 on a fresh socket, whose send buffer is empty, so one
+// write goes through whole or the connection is dropped: either way it is
+// closed at once and never registered.
+func (w *worker) reject(fd int) {
+	w.rejected.Store(w.rejected.Load() + 1)
+	r := &w.scratch
+	r.PlanError(w.tw, 503, false)
+	r.Step(w.tw, w.sc, fd)
+	r.Reset(w.sc)
+	w.sc.Close(fd)
+}
+
+// drain begins a graceful shutdown on this loop: stop accepting, close idle
+// connections; the rest close as their responses complete.
+func (w *worker) drain() {
+	w.draining = true
+	for _, id := range w.acceptors {
+		w.loop.Remove(id)
+	}
+	w.acceptors = nil
+	for c := w.conns.head; c != nil; {
+		next := c.next
+		if c.state == stateIdle {
+			c.close(endShutdown)
+		}
+		c = next
+	}
+	w.stopIfDrained()
+}
+
+// closeAll ends every connection (the shutdown timeout has passed).
+func (w *worker) closeAll() {
+	w.draining = true
+	for c := w.conns.head; c != nil; {
+		next := c.next
+		w.forced.Store(true)
+		c.close(endShutdown)
+		c = next
+	}
+	w.stopIfDrained()
+}
+
+// stopIfDrained stops the loop once draining has closed every connection.
+func (w *worker) stopIfDrained() {
+	if w.draining && w.conns.head == nil {
+		w.tick.Stop()
+		if w.lines != nil {
+			w.lines.flush()
+		}
+		w.loop.Stop()
+	}
+}
+
+// connList is an intrusive doubly linked list of connections: O(1) insert
+// and remove, no allocation.
+type connList struct{ head *conn }
+
+func (l *connList) push(c *conn) {
+	c.next = l.head
+	if l.head != nil {
+		l.head.prev = c
+	}
+	l.head = c
+}
+
+func (l *connList) remove(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}

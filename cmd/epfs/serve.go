@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/epfs/epfs/cmd/epfs/internal/server"
+	"github.com/epfs/epfs/poller/syscount"
+	"github.com/urfave/cli/v2"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve a directory over HTTP/1.1",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve", EnvVars: []string{"EPFS_ROOT"}},
+			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(":8080"), Usage: "address to listen on, repeatable: host:port, [::]:port or unix:/path", EnvVars: []string{"EPFS_LISTEN"}},
+			&cli.IntFlag{Name: "loops", Value: 0, DefaultText: "CPU count", Usage: "event loops, one goroutine locked to a thread each", EnvVars: []string{"EPFS_LOOPS"}},
+			&cli.IntFlag{Name: "max-conns", Value: server.DefaultMaxConns, Usage: "open connections at most; beyond it new ones get 503 and are closed", EnvVars: []string{"EPFS_MAX_CONNS"}},
+			&cli.DurationFlag{Name: "header-timeout", Value: server.DefaultHeaderTimeout, Usage: "time from a request's first byte to the end of its head", EnvVars: []string{"EPFS_HEADER_TIMEOUT"}},
+			&cli.DurationFlag{Name: "idle-timeout", Value: server.DefaultIdleTimeout, Usage: "keep-alive connection with no request in progress", EnvVars: []string{"EPFS_IDLE_TIMEOUT"}},
+			&cli.DurationFlag{Name: "write-timeout", Value: server.DefaultWriteTimeout, Usage: "close a response that makes no progress for this long", EnvVars: []string{"EPFS_WRITE_TIMEOUT"}},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: server.DefaultShutdownTimeout, Usage: "how long responses in flight may finish after SIGTERM", EnvVars: []string{"EPFS_SHUTDOWN_TIMEOUT"}},
+			&cli.IntFlag{Name: "max-header-bytes", Value: server.DefaultMaxHeaderBytes, Usage: "request head size limit (431 beyond)", EnvVars: []string{"EPFS_MAX_HEADER_BYTES"}},
+			&cli.StringFlag{Name: "index", Value: "index.html", Usage: "file served for a directory URL", EnvVars: []string{"EPFS_INDEX"}},
+			&cli.BoolFlag{Name: "autoindex", Usage: "list directories that have no index file", EnvVars: []string{"EPFS_AUTOINDEX"}},
+			&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
+			&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
+			&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+			&cli.StringFlag{Name: "fallback", Usage: "URL path served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
+			&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
+			&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
+			&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
+		}, logFlags()...),
+		Action:       runServe,
+		OnUsageError: usageError,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	log, err := newLogger(c, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := server.Config{
+		Root:            c.String("root"),
+		Listen:          c.StringSlice("listen"),
+		Loops:           c.Int("loops"),
+		MaxConns:        c.Int("max-conns"),
+		HeaderTimeout:   c.Duration("header-timeout"),
+		IdleTimeout:     c.Duration("idle-timeout"),
+		WriteTimeout:    c.Duration("write-timeout"),
+		ShutdownTimeout: c.Duration("shutdown-timeout"),
+		MaxHeaderBytes:  c.Int("max-header-bytes"),
+		Index:           c.String("index"),
+		Autoindex:       c.Bool("autoindex"),
+		Precompressed:   c.Bool("precompressed"),
+		CacheControl:    c.String("cache-control"),
+		Fallback:        c.String("fallback"),
+		ServerHeader:    c.String("server-header"),
+		Transmit:        c.String("transmit"),
+		Log:             log,
+	}
+	if c.IsSet("loops") && cfg.Loops == 0 {
+		return fmt.Errorf("invalid value 0 for flag --loops: want 1 to 1024")
+	}
+	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "max-conns", "max-header-bytes"} {
+		if c.IsSet(flag) && isZero(c, flag) {
+			return fmt.Errorf("invalid value 0 for flag --%s: want a positive value", flag)
+		}
+	}
+	switch c.String("dotfiles") {
+	case "allow":
+		cfg.AllowDotfiles = true
+	case "deny":
+	default:
+		return fmt.Errorf("invalid value %q for flag --dotfiles: want allow or deny", c.String("dotfiles"))
+	}
+	if err := accessLog(c.String("access-log"), &cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run() }()
+	for {
+		select {
+		case err := <-done:
+			st := srv.Stats()
+			snap := srv.Counters()
+			log.Info().Uint64("requests", st.Requests).Uint64("accepted", snap.Events[syscount.Accepted]).
+				Uint64("rejected", st.Rejected).Uint64("timeouts", st.Timeouts).Uint64("aborts", st.Aborts).
+				Uint64("log_dropped", st.LogDropped).Bool("forced", st.ShutdownForce).
+				Dur("uptime", st.Uptime).Msg("stopped")
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				if err := srv.Reopen(); err != nil {
+					log.Error().Err(err).Msg("reopening the access log")
+				} else {
+					log.Info().Msg("access log reopened")
+				}
+				continue
+			}
+			log.Info().Str("signal", sig.String()).Msg("shutting down")
+			srv.Shutdown()
+		}
+	}
+}
+
+// isZero reports whether a numeric or duration flag was set to zero, which
+// Config would otherwise read as "use the default".
+func isZero(c *cli.Context, flag string) bool {
+	switch flag {
+	case "max-conns", "max-header-bytes":
+		return c.Int(flag) == 0
+	}
+	return c.Duration(flag) == 0
+}
+
+// accessLog opens the access log the flag names.
+func accessLog(where string, cfg *server.Config) error {
+	switch where {
+	case "off", "":
+		return nil
+	case "-":
+		cfg.AccessLog = os.Stdout
+		return nil
+	}
+	open := func() (io.Writer, error) {
+		return os.OpenFile(where, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	}
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("invalid value %q for flag --access-log: %w", where, err)
+	}
+	cfg.AccessLog = f
+	cfg.Reopen = open
+	return nil
+}

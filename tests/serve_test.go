@@ -1,0 +1,642 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Go's http.Client with keep-alive: every kind of response a browser meets.
+func TestServeHTTPClient(t *testing.T) {
+	f := newFixture(t)
+	_, base := serve(t, f, "--cache-control", "public, max-age=60", "--server-header", "epfs-test")
+	client := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	r := get("/hello.txt")
+	if r.StatusCode != 200 || body(t, r) != "hello, world\n" {
+		t.Fatalf("GET /hello.txt: %d", r.StatusCode)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":   "text/plain; charset=utf-8",
+		"Content-Length": "13",
+		"Accept-Ranges":  "bytes",
+		"Cache-Control":  "public, max-age=60",
+		"Server":         "epfs-test",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	etag, lastMod := r.Header.Get("ETag"), r.Header.Get("Last-Modified")
+	if !strings.HasPrefix(etag, `"`) || lastMod == "" || r.Header.Get("Date") == "" {
+		t.Errorf("validators: ETag %q Last-Modified %q Date %q", etag, lastMod, r.Header.Get("Date"))
+	}
+
+	// The big file goes through the body pipe; bytes intact.
+	r = get("/big.bin")
+	if b, _ := io.ReadAll(r.Body); r.StatusCode != 200 || sum(b) != sum(f.big) {
+		t.Fatalf("big.bin: status %d, %d bytes, checksum mismatch", r.StatusCode, len(b))
+	}
+
+	// Conditionals (RFC 9110 §13).
+	if r := get("/hello.txt", "If-None-Match", etag); r.StatusCode != 304 || r.Header.Get("ETag") != etag {
+		t.Errorf("If-None-Match: %d", r.StatusCode)
+	}
+	if r := get("/hello.txt", "If-Modified-Since", lastMod); r.StatusCode != 304 {
+		t.Errorf("If-Modified-Since: %d", r.StatusCode)
+	}
+	if r := get("/hello.txt", "If-Match", `"nope"`); r.StatusCode != 412 {
+		t.Errorf("If-Match mismatch: %d", r.StatusCode)
+	}
+
+	// Ranges (RFC 9110 §14).
+	r = get("/big.bin", "Range", "bytes=1000-1999")
+	if b := body(t, r); r.StatusCode != 206 || b != string(f.big[1000:2000]) || r.Header.Get("Content-Range") != fmt.Sprintf("bytes 1000-1999/%d", bigSize) {
+		t.Errorf("range: %d %q", r.StatusCode, r.Header.Get("Content-Range"))
+	}
+	r = get("/big.bin", "Range", "bytes=-10")
+	if b := body(t, r); r.StatusCode != 206 || b != string(f.big[bigSize-10:]) {
+		t.Errorf("suffix range: %d", r.StatusCode)
+	}
+	r = get("/hello.txt", "Range", "bytes=100-200")
+	if r.StatusCode != 416 || r.Header.Get("Content-Range") != "bytes */13" {
+		t.Errorf("unsatisfiable range: %d %q", r.StatusCode, r.Header.Get("Content-Range"))
+	}
+	r = get("/hello.txt", "Range", "bytes=0-1,5-6")
+	if b := body(t, r); r.StatusCode != 206 || !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/byteranges; boundary=") || !strings.Contains(b, "he") {
+		t.Errorf("multipart range: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	r = get("/hello.txt", "Range", "bytes=0-1", "If-Range", `"stale"`)
+	if r.StatusCode != 200 {
+		t.Errorf("If-Range mismatch must send the whole file: %d", r.StatusCode)
+	}
+
+	// HEAD: GET's fields, no body.
+	hr, err := client.Head(base + "/hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	if hr.StatusCode != 200 || hr.Header.Get("Content-Length") != "13" || hr.Header.Get("ETag") != etag {
+		t.Errorf("HEAD: %d %v", hr.StatusCode, hr.Header)
+	}
+
+	// Directories: index, redirect with the query kept, 404, dotfiles.
+	if r := get("/dir/"); r.StatusCode != 200 || body(t, r) != "<p>dir index</p>\n" {
+		t.Errorf("/dir/: %d", r.StatusCode)
+	}
+	if r := get("/dir?x=1"); r.StatusCode != 301 || r.Header.Get("Location") != "/dir/?x=1" {
+		t.Errorf("/dir?x=1: %d Location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	for _, p := range []string{"/nope.txt", "/.env", "/.hidden/secret.txt"} {
+		if r := get(p); r.StatusCode != 404 {
+			t.Errorf("%s: %d, want 404", p, r.StatusCode)
+		}
+	}
+	if r := get("/list/"); r.StatusCode != 403 {
+		t.Errorf("/list/ without --autoindex: %d, want 403", r.StatusCode)
+	}
+	if r := get("/link.txt"); r.StatusCode != 200 || body(t, r) != "hello, world\n" {
+		t.Errorf("relative symlink inside the root: %d", r.StatusCode)
+	}
+}
+
+// Traversal and symlinks out of the root never reach the outside file.
+func TestServeTraversal(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f)
+	for _, target := range []string{
+		"/../outside/secret.txt",
+		"/%2e%2e/outside/secret.txt",
+		"/dir/../../outside/secret.txt",
+		"/dir/%2E%2E/%2e%2e/outside/secret.txt",
+		"/..%2foutside/secret.txt",
+		"/escape.txt",
+		"/absolute.txt",
+		"/hello.txt%00.html",
+		"http://x/../outside/secret.txt",
+	} {
+		out := raw(t, strings.Split(p.addr, ",")[0], "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if strings.Contains(out, "TOP SECRET") {
+			t.Fatalf("%s served a file outside the root", target)
+		}
+		status := strings.SplitN(out, " ", 3)
+		if len(status) < 2 || (status[1] != "400" && status[1] != "403" && status[1] != "404") {
+			t.Errorf("%s: %q, want 400, 403 or 404", target, firstLine(out))
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.Index(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Malformed requests get their RFC status and the connection closes;
+// smuggling attempts never yield a second response from body bytes.
+func TestServeMalformed(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f, "--max-header-bytes", "2048")
+	addr := strings.Split(p.addr, ",")[0]
+	for _, tc := range []struct {
+		name, req, status string
+	}{
+		// Requests the parser refuses: the stream cannot be trusted, so
+		// the answer carries Connection: close.
+		{"no host", "GET / HTTP/1.1\r\n\r\n", "400"},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", "400"},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", "400"},
+		{"bare CR", "GET / HTTP/1.1\rHost: x\r\n\r\n", "400"},
+		{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", "505"},
+		{"garbage version", "GET / HTTX/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"long target", "GET /" + strings.Repeat("a", 5000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
+		{"big head", "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("b", 3000) + "\r\n\r\n", "431"},
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+		{"two CLs", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400"},
+		{"bad CL", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", "400"},
+		{"TE not chunked", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := raw(t, addr, tc.req)
+			if got := firstLine(out); !strings.HasPrefix(got, "HTTP/1.1 "+tc.status+" ") {
+				t.Fatalf("got %q, want status %s", got, tc.status)
+			}
+			if strings.Count(out, "HTTP/1.1 ") != 1 {
+				t.Fatalf("more than one response: %q", out)
+			}
+			if !strings.Contains(out, "Connection: close") {
+				t.Errorf("error response without Connection: close: %q", out)
+			}
+		})
+	}
+	// Well-framed requests the server will not serve: the connection stays
+	// usable, and the next request on it is answered.
+	for _, tc := range []struct {
+		name, req, status string
+	}{
+		{"unknown method", "BREW / HTTP/1.1\r\nHost: x\r\n\r\n", "501"},
+		{"known method", "DELETE /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
+		{"encoded slash", "GET /dir%2ffile.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := raw(t, addr, tc.req+"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if got := firstLine(out); !strings.HasPrefix(got, "HTTP/1.1 "+tc.status+" ") {
+				t.Fatalf("got %q, want status %s", got, tc.status)
+			}
+			if !strings.HasSuffix(out, "hello, world\n") {
+				t.Fatalf("next request on the connection not answered: %q", out)
+			}
+		})
+	}
+	// A body followed by a pipelined request: the body is read and
+	// dropped, never parsed as a request; the real second request is served.
+	out := raw(t, addr, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 37\r\n\r\n"+
+		"GET /.env HTTP/1.1\r\nHost: smuggled\r\n\r\n"+
+		"GET /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if strings.Count(out, "HTTP/1.1 200 ") != 2 || strings.Contains(out, "404") || !strings.Contains(out, "body{}") {
+		t.Errorf("body + pipelined request: %q", out)
+	}
+}
+
+// Pipelining, HTTP/1.0, byte-at-a-time, and a half-close after the last
+// request.
+func TestServeRawSockets(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f)
+	addr := strings.Split(p.addr, ",")[0]
+
+	// Three pipelined requests in one write: three responses, in order.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	// Half-close: every request already sent must still be answered.
+	c.(*net.TCPConn).CloseWrite()
+	rs := readResponses(t, bufio.NewReader(c), "GET", 3)
+	if body(t, rs[0]) != "hello, world\n" || body(t, rs[1]) != "body{}\n" || sum([]byte(body(t, rs[2]))) != sum(f.big) {
+		t.Fatal("pipelined responses out of order or damaged")
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("after the last response to a half-closed client: %v, want EOF", err)
+	}
+	c.Close()
+
+	// HTTP/1.0 without keep-alive: response, then close.
+	out := raw(t, addr, "GET /hello.txt HTTP/1.0\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 200 ") || !strings.HasSuffix(out, "hello, world\n") {
+		t.Errorf("HTTP/1.0: %q", out)
+	}
+	// HTTP/1.0 with keep-alive: two requests on one connection.
+	out = raw(t, addr, "GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /style.css HTTP/1.0\r\n\r\n")
+	if strings.Count(out, "HTTP/1.1 200 ") != 2 {
+		t.Errorf("HTTP/1.0 keep-alive: %q", out)
+	}
+
+	// One byte at a time.
+	c, err = net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	req := "GET /hello.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n\r\n"
+	for i := 0; i < len(req); i++ {
+		c.Write([]byte{req[i]})
+		time.Sleep(time.Millisecond)
+	}
+	rs = readResponses(t, bufio.NewReader(c), "GET", 1)
+	if rs[0].StatusCode != 200 || body(t, rs[0]) != "hello, world\n" {
+		t.Fatalf("byte-at-a-time: %d", rs[0].StatusCode)
+	}
+}
+
+// 10,000 pipelined requests on one connection, written while responses are
+// read: all answered, in order.
+func TestServeTenThousandPipelined(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f)
+	c, err := net.Dial("tcp", strings.Split(p.addr, ",")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	const n = 10000
+	go func() {
+		w := bufio.NewWriterSize(c, 64<<10)
+		for i := 0; i < n; i++ {
+			path := "/hello.txt"
+			if i%2 == 1 {
+				path = "/style.css"
+			}
+			fmt.Fprintf(w, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		}
+		w.Flush()
+	}()
+	r := bufio.NewReaderSize(c, 64<<10)
+	for i := 0; i < n; i++ {
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		want := "hello, world\n"
+		if i%2 == 1 {
+			want = "body{}\n"
+		}
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("response %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+}
+
+// curl, the client operators use.
+func TestServeCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is not installed: .ci/run installs it")
+	}
+	f := newFixture(t)
+	_, base := serve(t, f, "--precompressed")
+	out, err := exec.Command(curl, "-sS", "--max-time", "20", base+"/hello.txt").Output()
+	if err != nil || string(out) != "hello, world\n" {
+		t.Fatalf("curl: %v %q", err, out)
+	}
+	out, err = exec.Command(curl, "-sS", "--max-time", "20", "-r", "0-4", base+"/big.bin").Output()
+	if err != nil || !bytes.Equal(out, f.big[:5]) {
+		t.Fatalf("curl range: %v %d bytes", err, len(out))
+	}
+	hdr, err := exec.Command(curl, "-sS", "--max-time", "20", "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: gzip, br", base+"/compressed.js").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := strings.ToLower(string(hdr))
+	if !strings.Contains(h, "content-encoding: br") || !strings.Contains(h, "vary: accept-encoding") {
+		t.Errorf("precompressed: %s", hdr)
+	}
+	// Two URLs on one curl command reuse the connection.
+	out, err = exec.Command(curl, "-sS", "--max-time", "20", base+"/hello.txt", base+"/style.css").CombinedOutput()
+	if err != nil || string(out) != "hello, world\nbody{}\n" {
+		t.Fatalf("curl keep-alive: %v %q", err, out)
+	}
+}
+
+// Flags that change what is served: autoindex, dotfiles, fallback, index,
+// server header off, the transmit strategies.
+func TestServeFlags(t *testing.T) {
+	f := newFixture(t)
+	_, base := serve(t, f, "--autoindex", "--dotfiles", "allow", "--fallback", "/app/index.html", "--server-header", "", "--index", "index.html")
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		r, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		return r, body(t, r)
+	}
+	r, b := get("/list/")
+	if r.StatusCode != 200 || !strings.Contains(b, "a.txt") || strings.Contains(b, "<script>x") || !strings.Contains(b, "&lt;script&gt;") {
+		t.Errorf("autoindex: %d %q", r.StatusCode, b)
+	}
+	if r, b := get("/.env"); r.StatusCode != 200 || b != "PASSWORD=1\n" {
+		t.Errorf("--dotfiles allow: %d", r.StatusCode)
+	}
+	if r, b := get("/some/client/route"); r.StatusCode != 200 || b != "<p>spa</p>\n" {
+		t.Errorf("--fallback: %d %q", r.StatusCode, b)
+	}
+	if r.Header.Get("Server") != "" {
+		t.Errorf("--server-header '' still sends Server: %q", r.Header.Get("Server"))
+	}
+	for _, strategy := range []string{"sendfile", "splice", "copy"} {
+		t.Run(strategy, func(t *testing.T) {
+			_, base := serve(t, f, "--transmit", strategy)
+			r, err := http.Get(base + "/big.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Body.Close()
+			b, _ := io.ReadAll(r.Body)
+			if sum(b) != sum(f.big) {
+				t.Fatalf("%s: checksum mismatch (%d bytes)", strategy, len(b))
+			}
+		})
+	}
+}
+
+// Timeouts and --max-conns.
+func TestServeTimeoutsAndLimits(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f, "--header-timeout", "300ms", "--idle-timeout", "300ms", "--max-conns", "4", "--loops", "1")
+	addr := strings.Split(p.addr, ",")[0]
+	closedWithin := func(c net.Conn, bound time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(bound))
+		_, err := io.ReadAll(c)
+		return err == nil // EOF from the server, not our deadline
+	}
+	// Header timeout: a partial head is cut off.
+	c1, _ := net.Dial("tcp", addr)
+	defer c1.Close()
+	io.WriteString(c1, "GET / HTTP/1.1\r\nHost:")
+	// Idle timeout: a connection that says nothing is closed.
+	c2, _ := net.Dial("tcp", addr)
+	defer c2.Close()
+	if !closedWithin(c1, 5*time.Second) || !closedWithin(c2, 5*time.Second) {
+		t.Fatal("header or idle timeout did not close the connection")
+	}
+	// --max-conns 4: the fifth concurrent connection gets 503.
+	var held []net.Conn
+	for i := 0; i < 4; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	time.Sleep(50 * time.Millisecond) // let the loop accept them
+	out := raw(t, addr, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 503 ") {
+		t.Fatalf("over --max-conns: %q", firstLine(out))
+	}
+	for _, c := range held {
+		c.Close()
+	}
+}
+
+// The access log: one JSON line per response, in the file named, reopened
+// on SIGHUP.
+func TestServeAccessLog(t *testing.T) {
+	f := newFixture(t)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	p, base := serve(t, f, "--access-log", logPath, "--log-format", "json", "--log-level", "info")
+	for _, path := range []string{"/hello.txt", "/nope", "/big.bin"} {
+		r, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	// Lines reach the file within about a second (each loop flushes its
+	// buffer once a second, so a loop never waits on the disk).
+	var lines []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Rotate: move the file away, SIGHUP; later lines go to a new file.
+	rotated := logPath + ".1"
+	os.Rename(logPath, rotated)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	if len(lines) != 3 {
+		t.Fatalf("access log has %d lines, want 3: %q", len(lines), lines)
+	}
+	for i, want := range []string{`"path":"/hello.txt"`, `"status":404`, `"body":8388608`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"method":"GET"`) || !strings.Contains(lines[i], `"end":"complete"`) {
+			t.Errorf("line %d: %s (want %s)", i, lines[i], want)
+		}
+	}
+	settleLog := func() bool {
+		r, err := http.Get(base + "/style.css")
+		if err == nil {
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+		}
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "/style.css")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for !settleLog() {
+		if time.Now().After(deadline) {
+			t.Fatal("no line in the reopened access log after SIGHUP")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Shutdown with a large transfer in flight lets it complete; new
+// connections are refused; exit 0 with a summary line.
+func TestServeGracefulShutdown(t *testing.T) {
+	f := newFixture(t)
+	p, base := serve(t, f, "--shutdown-timeout", "30s")
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := bufio.NewReaderSize(c, 1024)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read a little, so the transfer is surely in flight and blocked.
+	first := make([]byte, 1024)
+	io.ReadFull(resp.Body, first)
+	time.Sleep(100 * time.Millisecond)
+	var exit int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); exit = p.stop(t, syscall.SIGTERM) }()
+	time.Sleep(200 * time.Millisecond)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("transfer in flight cut: %v", err)
+	}
+	if sum(append(first, rest...)) != sum(f.big) {
+		t.Fatal("transfer in flight damaged")
+	}
+	wg.Wait()
+	if exit != 0 {
+		t.Fatalf("exit code %d", exit)
+	}
+	logs := p.logLines()
+	if last := logs[len(logs)-1]; last["message"] != "stopped" || last["requests"] == nil {
+		t.Fatalf("last line %v, want the summary", last)
+	}
+}
+
+// Start-up errors of `epfs serve`: one line naming the problem, non-zero.
+func TestServeStartupErrors(t *testing.T) {
+	f := newFixture(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	notDir := filepath.Join(f.root, "hello.txt")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--root", "/no/such/dir"}, 1, "/no/such/dir"},
+		{[]string{"--root", notDir}, 1, "not a directory"},
+		{[]string{"--listen", busy.Addr().String()}, 1, "address already in use"},
+		{[]string{"--header-timeout", "soon"}, 2, "header-timeout"},
+		{[]string{"--idle-timeout", "-1s"}, 1, "--idle-timeout"},
+		{[]string{"--dotfiles", "maybe"}, 1, "--dotfiles"},
+		{[]string{"--transmit", "carrier-pigeon"}, 1, "--transmit"},
+		{[]string{"--max-conns", "0"}, 1, "--max-conns"},
+		{[]string{"--access-log", "/no/such/dir/log"}, 1, "--access-log"},
+		{[]string{"--fallback", "index.html"}, 1, "--fallback"},
+		{[]string{"--bogus"}, 2, "-bogus"},
+	} {
+		args := append([]string{"serve", "--root", f.root, "--listen", "127.0.0.1:0"}, tc.args...)
+		code, out := runEpfs(t, args...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d and %q", tc.args, code, out, tc.code, tc.want)
+		}
+		if strings.Contains(out, "goroutine ") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("%v: want one line, got %q", tc.args, out)
+		}
+	}
+}
+
+// Several --listen addresses at once: IPv4, IPv6 and a Unix socket, each
+// reported with its real address; OPTIONS in both forms.
+func TestServeListenersAndOptions(t *testing.T) {
+	f := newFixture(t)
+	sock := filepath.Join(t.TempDir(), "epfs.sock")
+	p := startEpfs(t, "listening", "serve", "--root", f.root, "--access-log", "off",
+		"--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--listen", "unix:"+sock)
+	addrs := strings.Split(p.addr, ",")
+	if len(addrs) != 3 || !strings.HasPrefix(addrs[1], "[::1]:") || addrs[2] != "unix:"+sock {
+		t.Fatalf("start-up line addresses: %q", addrs)
+	}
+	for _, a := range addrs[:2] {
+		out := raw(t, a, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if !strings.HasSuffix(out, "hello, world\n") {
+			t.Errorf("%s: %q", a, firstLine(out))
+		}
+	}
+	uc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	r, err := uc.Get("http://unix/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := body(t, r); r.StatusCode != 200 || b != "body{}\n" {
+		t.Errorf("unix socket: %d %q", r.StatusCode, b)
+	}
+	r.Body.Close()
+	out := raw(t, addrs[0], "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if strings.Count(out, "HTTP/1.1 204 ") != 2 || !strings.Contains(out, "Allow: GET, HEAD, OPTIONS") {
+		t.Errorf("OPTIONS: %q", out)
+	}
+	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind after shutdown: %v", err)
+	}
+}
+
+// --write-timeout: a client that stops reading a large response is cut off
+// once the transfer has made no progress for that long.
+func TestServeWriteTimeout(t *testing.T) {
+	f := newFixture(t)
+	p, _ := serve(t, f, "--write-timeout", "300ms", "--loops", "1")
+	// A small receive buffer set before connecting, so the window the
+	// server sees stays small and the transfer stalls well short of 8 MiB.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	c, err := d.Dial("tcp", strings.Split(p.addr, ",")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(2 * time.Second) // read nothing: the server's sends stall
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if err != nil {
+		t.Fatalf("reading after the stall: %v (the connection was not closed)", err)
+	}
+	if n >= bigSize {
+		t.Fatalf("received %d bytes: the whole file, the stalled transfer was not cut", n)
+	}
+}

@@ -3,6 +3,7 @@
 package syscount
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"time"
 
@@ -169,12 +170,52 @@ type Record struct {
 // Counters.
 type TraceFunc func(Record)
 
+// NumWaitBuckets is the number of buckets in the histogram of events
+// returned per epoll_wait. Bucket 0 counts waits that returned no event
+// (timeouts and interruptions); bucket i ≥ 1 counts waits that returned more
+// than 2^(i-2) and at most 2^(i-1) events: 1, 2, 3–4, 5–8, … The last bucket
+// takes everything larger.
+const NumWaitBuckets = 11
+
+// WaitBucketBound returns the largest event count bucket i holds (its
+// Prometheus "le" bound), or -1 for the last, unbounded bucket.
+func WaitBucketBound(i int) int {
+	switch {
+	case i == 0:
+		return 0
+	case i >= NumWaitBuckets-1:
+		return -1
+	}
+	return 1 << (i - 1)
+}
+
+func waitBucket(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	i := bits.Len(uint(n-1)) + 1
+	if i >= NumWaitBuckets {
+		i = NumWaitBuckets - 1
+	}
+	return i
+}
+
 // Counters holds one loop's syscall counts and tallies. The zero value is
 // ready to use. See the package documentation for the single-writer rule.
 type Counters struct {
 	calls  [NumSyscalls][NumOutcomes]atomic.Uint64
 	events [NumEvents]atomic.Uint64
+	waits  [NumWaitBuckets]atomic.Uint64
 	trace  atomic.Pointer[TraceFunc]
+}
+
+// ObserveWait records how many events one epoll_wait returned, in the
+// histogram. The EpollWait wrapper calls it.
+func (c *Counters) ObserveWait(n int) {
+	if c == nil {
+		return
+	}
+	bump(&c.waits[waitBucket(n)], 1)
 }
 
 // SetTrace installs fn as the trace hook, or removes it when fn is nil. It is
@@ -234,6 +275,7 @@ func (c *Counters) Tally(e Event) uint64 {
 type Snapshot struct {
 	Calls  [NumSyscalls][NumOutcomes]uint64
 	Events [NumEvents]uint64
+	Waits  [NumWaitBuckets]uint64 // events per epoll_wait, by bucket (see NumWaitBuckets)
 }
 
 // Snapshot copies every counter. Any goroutine may call it.
@@ -247,7 +289,25 @@ func (c *Counters) Snapshot() Snapshot {
 	for e := range NumEvents {
 		s.Events[e] = c.events[e].Load()
 	}
+	for i := range s.Waits {
+		s.Waits[i] = c.waits[i].Load()
+	}
 	return s
+}
+
+// Add adds other to s, counter by counter: the sum over several loops.
+func (s *Snapshot) Add(other *Snapshot) {
+	for i := range s.Calls {
+		for o := range s.Calls[i] {
+			s.Calls[i][o] += other.Calls[i][o]
+		}
+	}
+	for e := range s.Events {
+		s.Events[e] += other.Events[e]
+	}
+	for i := range s.Waits {
+		s.Waits[i] += other.Waits[i]
+	}
 }
 
 // Total returns the count of calls of sc in the snapshot, whatever their outcome.
@@ -268,6 +328,9 @@ func (s Snapshot) Sub(earlier Snapshot) Snapshot {
 	}
 	for e := range s.Events {
 		s.Events[e] -= earlier.Events[e]
+	}
+	for i := range s.Waits {
+		s.Waits[i] -= earlier.Waits[i]
 	}
 	return s
 }

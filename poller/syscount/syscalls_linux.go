@@ -53,10 +53,12 @@ func (c *Counters) EpollWait(epfd int, events []unix.EpollEvent, msec int) (int,
 	n, err := unix.EpollWait(epfd, events, msec)
 	c.end(sp, EpollWait, epfd, 0, len(events), n, err)
 	if err == unix.EINTR {
+		c.ObserveWait(0)
 		return 0, nil
 	}
 	if err == nil {
 		c.Add(EpollEvents, uint64(n))
+		c.ObserveWait(n)
 	}
 	return n, err
 }

@@ -205,3 +205,27 @@ func TestGetpeername(t *testing.T) {
 		t.Fatal("getpeername not counted")
 	}
 }
+
+func TestWaitHistogram(t *testing.T) {
+	var c syscount.Counters
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 8, 9, 256, 1000} {
+		c.ObserveWait(n)
+	}
+	s := c.Snapshot()
+	// Buckets: 0 | 1 | 2 | 3-4 | 5-8 | 9-16 | ... | 129-256 | >256
+	want := [syscount.NumWaitBuckets]uint64{1, 1, 1, 2, 2, 1, 0, 0, 0, 1, 1}
+	if s.Waits != want {
+		t.Fatalf("histogram %v, want %v", s.Waits, want)
+	}
+	for i, bound := range []int{0, 1, 2, 4, 8, 16, 32, 64, 128, 256, -1} {
+		if got := syscount.WaitBucketBound(i); got != bound {
+			t.Errorf("bound %d = %d, want %d", i, got, bound)
+		}
+	}
+	var sum syscount.Snapshot
+	sum.Add(&s)
+	sum.Add(&s)
+	if sum.Waits[3] != 4 || sum.Total(syscount.Read) != 0 {
+		t.Errorf("Add: %v", sum.Waits)
+	}
+}

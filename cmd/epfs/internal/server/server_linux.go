@@ -221,14 +221,7 @@ func (s *Server) Counters() syscount.Snapshot {
 	var sum syscount.Snapshot
 	for _, w := range s.workers {
 		snap := w.sc.Snapshot()
-		for i := range sum.Calls {
-			for o := range sum.Calls[i] {
-				sum.Calls[i][o] += snap.Calls[i][o]
-			}
-		}
-		for e := range sum.Events {
-			sum.Events[e] += snap.Events[e]
-		}
+		sum.Add(&snap)
 	}
 	return sum
 }

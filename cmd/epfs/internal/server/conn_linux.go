@@ -33,20 +33,38 @@ const (
 	stateClosed                  // the registration has ended
 )
 
-// end says how a connection's last response, or the connection, ended: the
-// access log's "end" field and the reason a connection closed.
+// end says how a response ended: the access log's "end" field.
 type end uint8
 
 const (
 	endComplete end = iota
 	endAborted      // the client went away mid-response (EPIPE, ECONNRESET)
-	endTimeout      // a header, idle or write timeout
+	endTimeout      // the write timeout: no progress for --write-timeout
 	endError        // a failure on our side (truncated file, unexpected errno)
-	endShutdown     // closed by a graceful shutdown
-	endEOF          // the client closed between requests
+	endShutdown     // cut by the shutdown timeout
 )
 
-var endNames = [...]string{"complete", "aborted", "timeout", "error", "shutdown", "eof"}
+var endNames = [...]string{"complete", "aborted", "timeout", "error", "shutdown"}
+
+// closeReason says why a connection closed, for the closed-connections
+// counters.
+type closeReason uint8
+
+const (
+	closeDone          closeReason = iota // after a response that ended the connection (Connection: close, an error)
+	closeEOF                              // the client closed between requests
+	closeHeaderTimeout                    // a request head did not arrive within --header-timeout
+	closeIdleTimeout                      // no request within --idle-timeout
+	closeWriteTimeout                     // a response made no progress within --write-timeout
+	closeAborted                          // the client reset or left mid-response
+	closeError                            // a failure on our side
+	closeShutdown                         // graceful shutdown
+	numCloseReasons
+)
+
+var closeReasonNames = [numCloseReasons]string{
+	"done", "eof", "header_timeout", "idle_timeout", "write_timeout", "aborted", "error", "shutdown",
+}
 
 // conn is one client connection. Its fields are its state machine:
 type conn struct {
@@ -64,6 +82,7 @@ type conn struct {
 	// Readiness, remembered because edge triggering reports each change once.
 	readable bool // cleared by EAGAIN or a short read
 	writable bool // cleared by EAGAIN
+	blocked  bool // the response is waiting for EPOLLOUT after EAGAIN (counts resumes)
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
 
@@ -152,7 +171,7 @@ func (c *conn) readHead() bool {
 func (c *conn) fill() bool {
 	if c.peerEOF {
 		// No more bytes will come; a partial request can never complete.
-		c.close(endEOF)
+		c.close(closeEOF)
 		return false
 	}
 	if !c.readable {
@@ -187,10 +206,10 @@ func (c *conn) fill() bool {
 		// every complete one before it reads): nothing more can be
 		// answered. Requests sent before a half-close were answered first.
 		c.peerEOF = true
-		c.close(endEOF)
+		c.close(closeEOF)
 		return false
 	default:
-		c.close(endAborted)
+		c.close(closeAborted)
 		return false
 	}
 }
@@ -216,7 +235,7 @@ func (c *conn) idle() {
 	c.state = stateIdle
 	c.w.idleQ.Arm(&c.timer)
 	if c.w.draining {
-		c.close(endShutdown)
+		c.close(closeShutdown)
 	}
 }
 
@@ -226,7 +245,7 @@ func (c *conn) idle() {
 func (c *conn) serve(consumed int) {
 	w := c.w
 	req := &w.req
-	w.requests.Store(w.requests.Load() + 1)
+	inc(&w.stats.requests)
 	c.used = consumed
 	c.method, c.target = req.Method, req.Target
 	keepAlive := req.KeepAlive && !w.draining
@@ -276,7 +295,7 @@ func (c *conn) serve(consumed int) {
 // stream can no longer be trusted, so the connection closes after it, with
 // a lingering close: the client may still be sending.
 func (c *conn) fail(status int) {
-	c.w.requests.Store(c.w.requests.Load() + 1)
+	inc(&c.w.stats.requests)
 	c.used = c.n
 	c.method, c.target = nil, nil
 	c.linger = true
@@ -291,12 +310,19 @@ func (c *conn) write() bool {
 	if !c.writable {
 		return false
 	}
+	if c.blocked {
+		// The loop reported EPOLLOUT after EAGAIN: the transfer resumes
+		// from where it stopped.
+		c.blocked = false
+		inc(&c.w.stats.resumes)
+	}
 	before := c.resp.Sent()
 	switch c.resp.Step(c.w.tw, c.w.sc, c.fd) {
 	case transmit.Done:
 		return c.finish()
 	case transmit.WouldBlock:
 		c.writable = false
+		c.blocked = true
 		// The write timeout measures a stall: re-arm it only on progress.
 		if c.resp.Sent() != before || !c.timer.Armed() {
 			c.w.writeQ.Arm(&c.timer)
@@ -308,13 +334,12 @@ func (c *conn) write() bool {
 		c.w.loop.Requeue(c.id, poller.Out)
 		return false
 	default: // transmit.Failed
-		how := endError
+		how, why := endError, closeError
 		if c.resp.Err() == transmit.ErrAborted {
-			how = endAborted
-			c.w.aborts.Store(c.w.aborts.Load() + 1)
+			how, why = endAborted, closeAborted
 		}
 		c.logResponse(how)
-		c.close(how)
+		c.close(why)
 		return false
 	}
 }
@@ -362,7 +387,7 @@ func (c *conn) consume(k int) {
 // destroy the response in the client's receive buffer (RFC 9112 §9.6).
 func (c *conn) closeAfterResponse() {
 	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0) {
-		c.close(endComplete)
+		c.close(closeDone)
 		return
 	}
 	c.w.sc.Shutdown(c.fd, unix.SHUT_WR)
@@ -382,7 +407,7 @@ func (c *conn) drainLinger() {
 		if n > 0 {
 			c.lingerN += n
 			if c.lingerN >= lingerBytes {
-				c.close(endComplete)
+				c.close(closeDone)
 				return
 			}
 			continue
@@ -391,7 +416,7 @@ func (c *conn) drainLinger() {
 			c.readable = false
 			return
 		}
-		c.close(endComplete) // EOF or error: done lingering
+		c.close(closeDone) // EOF or error: done lingering
 		return
 	}
 }
@@ -400,22 +425,20 @@ func (c *conn) drainLinger() {
 func (c *conn) onTimeout() {
 	switch c.state {
 	case stateLinger:
-		c.close(endComplete)
+		c.close(closeDone)
 	case stateWrite:
 		c.logResponse(endTimeout)
-		c.w.timeouts.Store(c.w.timeouts.Load() + 1)
-		c.close(endTimeout)
+		c.close(closeWriteTimeout)
 	case stateIdle:
-		c.close(endTimeout)
-	default: // stateHead: the request head did not arrive in time
-		c.w.timeouts.Store(c.w.timeouts.Load() + 1)
-		c.close(endTimeout)
+		c.close(closeIdleTimeout)
+	default: // stateHead: the request head (or its body) did not arrive in time
+		c.close(closeHeaderTimeout)
 	}
 }
 
 // close ends the connection: release what it holds and close the
 // descriptor (which removes it from epoll; see poller.Loop.Close).
-func (c *conn) close(how end) {
+func (c *conn) close(why closeReason) {
 	if c.state == stateClosed {
 		return
 	}
@@ -423,7 +446,8 @@ func (c *conn) close(how end) {
 	c.release()
 	w := c.w
 	w.conns.remove(c)
-	w.open.Store(w.open.Load() - 1)
+	inc(&w.stats.closed[why])
+	w.stats.open.Store(w.stats.open.Load() - 1)
 	w.loop.Close(c.id)
 	w.stopIfDrained()
 }
@@ -438,9 +462,11 @@ func (c *conn) release() {
 	}
 }
 
-// logResponse writes the access-log line for the current response.
+// logResponse counts the response by status class and writes its
+// access-log line.
 func (c *conn) logResponse(how end) {
 	a := c.w.access
+	inc(&c.w.stats.responses[c.resp.Status()/100%6])
 	if a == nil {
 		return
 	}

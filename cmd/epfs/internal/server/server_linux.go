@@ -242,12 +242,13 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	var st Stats
 	for _, w := range s.workers {
-		st.Requests += w.requests.Load()
-		st.Rejected += w.rejected.Load()
-		st.Open += uint64(w.open.Load())
-		st.Timeouts += w.timeouts.Load()
-		st.Aborts += w.aborts.Load()
-		if w.forced.Load() {
+		ls := &w.stats
+		st.Requests += ls.requests.Load()
+		st.Rejected += ls.rejected.Load()
+		st.Open += uint64(ls.open.Load())
+		st.Timeouts += ls.closed[closeHeaderTimeout].Load() + ls.closed[closeIdleTimeout].Load() + ls.closed[closeWriteTimeout].Load()
+		st.Aborts += ls.closed[closeAborted].Load()
+		if ls.forced.Load() {
 			st.ShutdownForce = true
 		}
 	}

@@ -41,11 +41,24 @@ type worker struct {
 	lines   *lineBuffer
 	scratch transmit.Response // for the 503 sent to connections over the limit
 
-	// Tallies for Stats: written by the loop only (load + store).
-	requests, rejected, timeouts, aborts atomic.Uint64
-	open                                 atomic.Int64
-	forced                               atomic.Bool
+	stats loopStats
 }
+
+// loopStats are the server's own tallies for one loop, beside the syscall
+// counters: written by the loop only (an atomic load and store, no lock
+// prefix), read by anyone.
+type loopStats struct {
+	requests  atomic.Uint64                  // request heads parsed or refused
+	responses [6]atomic.Uint64               // by status class: [2] is 2xx; [0] unused
+	closed    [numCloseReasons]atomic.Uint64 // connections closed, by reason
+	rejected  atomic.Uint64                  // connections refused with 503 at --max-conns or while draining
+	resumes   atomic.Uint64                  // responses resumed on EPOLLOUT after EAGAIN
+	open      atomic.Int64                   // connections open now
+	forced    atomic.Bool                    // the shutdown timeout closed responses in flight
+}
+
+// inc adds one to a counter that only the calling loop writes.
+func inc(a *atomic.Uint64) { a.Store(a.Load() + 1) }
 
 // reqBuf is a read buffer with the parser state of the request in it. A
 // connection holds one only while a request is being read, answered, or
@@ -128,7 +141,7 @@ func (w *worker) putBuf(rb *reqBuf) {
 // this loop's share of --max-conns, or while draining, the connection gets
 // a 503 and is closed.
 func (w *worker) accept(fd int) {
-	if int(w.open.Load()) >= w.maxConns || w.draining {
+	if int(w.stats.open.Load()) >= w.maxConns || w.draining {
 		w.reject(fd)
 		return
 	}
@@ -149,7 +162,7 @@ func (w *worker) accept(fd int) {
 		}
 	}
 	w.conns.push(c)
-	w.open.Store(w.open.Load() + 1)
+	w.stats.open.Store(w.stats.open.Load() + 1)
 	w.idleQ.Arm(&c.timer)
 }
 
@@ -157,7 +170,7 @@ func (w *worker) accept(fd int) {
 // write goes through whole or the connection is dropped: either way it is
 // closed at once and never registered.
 func (w *worker) reject(fd int) {
-	w.rejected.Store(w.rejected.Load() + 1)
+	inc(&w.stats.rejected)
 	r := &w.scratch
 	r.PlanError(w.tw, 503, false)
 	r.Step(w.tw, w.sc, fd)
@@ -176,7 +189,7 @@ func (w *worker) drain() {
 	for c := w.conns.head; c != nil; {
 		next := c.next
 		if c.state == stateIdle {
-			c.close(endShutdown)
+			c.close(closeShutdown)
 		}
 		c = next
 	}
@@ -188,8 +201,11 @@ func (w *worker) closeAll() {
 	w.draining = true
 	for c := w.conns.head; c != nil; {
 		next := c.next
-		w.forced.Store(true)
-		c.close(endShutdown)
+		w.stats.forced.Store(true)
+		if c.state == stateWrite {
+			c.logResponse(endShutdown)
+		}
+		c.close(closeShutdown)
 		c = next
 	}
 	w.stopIfDrained()

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +62,12 @@ func on(t testing.TB, l *poller.Loop, fn func()) {
 // nonblocking descriptor the caller owns, and the client side as a net.Conn.
 // sndbuf > 0 shrinks the server's send buffer (the kernel doubles it and
 // applies a floor of about 4.5 KiB, socket(7)).
+//
+// With a small sndbuf the client also gets a small receive buffer and an
+// Ethernet-sized MSS, set before connecting: loopback's MSS is about 64 KiB,
+// and a receive window smaller than one MSS makes the sender wait for TCP's
+// persist timer (silly window avoidance, RFC 9293 §3.8.6.2.1) instead of for
+// the reader: 200 ms stalls that would hide what the test looks at.
 func tcpPair(t testing.TB, sndbuf int) (int, *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,7 +75,16 @@ func tcpPair(t testing.TB, sndbuf int) (int, *net.TCPConn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	var d net.Dialer
+	if sndbuf > 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(s uintptr) {
+				unix.SetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<10)
+				unix.SetsockoptInt(int(s), unix.IPPROTO_TCP, unix.TCP_MAXSEG, 1400)
+			})
+		}
+	}
+	client, err := d.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +138,12 @@ type testConn struct {
 	resp  Response
 	ended chan ended
 	steps int // Step calls, including the one from send
-	// onStep, if set, runs after every Step on the loop goroutine.
-	onStep func(Outcome)
+	// beforeStep and onStep, if set, run around every Step on the loop
+	// goroutine.
+	beforeStep func()
+	onStep     func(Outcome)
+	maxStep    int64       // the most bytes one Step wrote
+	done       atomic.Bool // the last response ended
 }
 
 func (tc *testConn) Handle(ev poller.Events) {
@@ -137,7 +158,12 @@ func (tc *testConn) pump() {
 	}
 	c := tc.l.Counters()
 	tc.steps++
+	if tc.beforeStep != nil {
+		tc.beforeStep()
+	}
+	before := tc.resp.Sent()
 	out := tc.resp.Step(tc.w, c, tc.fd)
+	tc.maxStep = max(tc.maxStep, tc.resp.Sent()-before)
 	if tc.onStep != nil {
 		tc.onStep(out)
 	}
@@ -148,6 +174,10 @@ func (tc *testConn) pump() {
 	default:
 		e := ended{out: out, err: tc.resp.Err(), status: tc.resp.Status(), sent: tc.resp.Sent(), close: tc.resp.Close()}
 		tc.resp.Reset(c)
+		tc.done.Store(true)
+		if e.close {
+			tc.l.Close(tc.id)
+		}
 		tc.ended <- e
 	}
 }
@@ -163,7 +193,31 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	root := t.TempDir()
+	return newEnvAt(t, cfg, t.TempDir())
+}
+
+// newEnvSparse serves a root on tmpfs when /dev/shm is one: tmpfs reads a
+// hole by splicing the shared zero page (about 20 GB/s here), where ext4
+// allocates and zeroes a page-cache page per hole page (about 300 MB/s on
+// the 2-core build machine, 14 s for 4 GiB), which would make the big
+// sparse transfers too slow for the test budget.
+func newEnvSparse(t testing.TB, cfg Config) *env {
+	t.Helper()
+	var st unix.Statfs_t
+	if unix.Statfs("/dev/shm", &st) != nil || st.Type != unix.TMPFS_MAGIC {
+		t.Log("/dev/shm is not tmpfs: the sparse file lives on the test's temp dir")
+		return newEnv(t, cfg)
+	}
+	root, err := os.MkdirTemp("/dev/shm", "transmit-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	return newEnvAt(t, cfg, root)
+}
+
+func newEnvAt(t testing.TB, cfg Config, root string) *env {
+	t.Helper()
 	x, err := fsindex.Open(fsindex.Options{Root: root, Precompressed: true, Listing: true, Valid: -1, NegativeValid: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +290,7 @@ func (tc *testConn) send(raw string) {
 func (tc *testConn) submit(plan func(c *syscount.Counters)) {
 	tc.t.Helper()
 	if err := tc.l.Submit(func() {
+		tc.done.Store(false)
 		plan(tc.l.Counters())
 		tc.pump()
 	}); err != nil {

@@ -16,8 +16,10 @@ build:
 
 # `make run` serves the demo root on 127.0.0.1:8080.
 run: build
-	@echo "epfs serving cmd/epfs/demo on http://127.0.0.1:8080/ (metrics: the stop line on Ctrl-C)"
-	./$(BIN) serve --root cmd/epfs/demo --listen 127.0.0.1:8080 --autoindex --log-format console
+	@echo "epfs: serving cmd/epfs/demo on http://127.0.0.1:8080/"
+	@echo "epfs: syscall counters on http://127.0.0.1:9090/metrics"
+	./$(BIN) serve --root cmd/epfs/demo --listen 127.0.0.1:8080 --autoindex \
+		--admin-listen 127.0.0.1:9090 --log-format console
 
 lint:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

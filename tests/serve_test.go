@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Go's http.Client with keep-alive: every kind of response a browser meets.
@@ -638,5 +642,145 @@ func TestServeWriteTimeout(t *testing.T) {
 	}
 	if n >= bigSize {
 		t.Fatalf("received %d bytes: the whole file, the stalled transfer was not cut", n)
+	}
+}
+
+// The observatory from outside: /metrics parses as Prometheus text and its
+// counters move as requests are served; SIGUSR1 logs a counter summary;
+// --trace tells one request's story syscall by syscall.
+func TestServeMetricsAndTrace(t *testing.T) {
+	f := newFixture(t)
+	p, base := serve(t, f, "--admin-listen", "127.0.0.1:0", "--pprof", "--loops", "1")
+	var admin string
+	for _, l := range p.logLines() {
+		if l["message"] == "admin listening" {
+			admin, _ = l["metrics"].(string)
+		}
+	}
+	if admin == "" {
+		t.Fatal("no admin listening line with the /metrics URL")
+	}
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		r, err := http.Get(admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(r.Body)
+		if err != nil {
+			t.Fatalf("/metrics does not parse: %v", err)
+		}
+		return fams
+	}
+	value := func(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+		var v float64
+		for _, m := range fams[name].GetMetric() {
+			match := true
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					match = false
+				}
+			}
+			if match {
+				v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+		return v
+	}
+	before := scrape()
+	for i := 0; i < 5; i++ {
+		r, err := http.Get(base + "/big.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	r, _ := http.Get(base + "/nope")
+	r.Body.Close()
+	after := scrape()
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{"epfs_requests_total", nil, 6},
+		{"epfs_responses_total", map[string]string{"code": "2xx"}, 5},
+		{"epfs_responses_total", map[string]string{"code": "4xx"}, 1},
+		{"epfs_syscalls_total", map[string]string{"syscall": "sendfile"}, 5},
+		{"epfs_bytes_total", map[string]string{"direction": "sent"}, 5 * bigSize},
+	} {
+		if d := value(after, c.name, c.labels) - value(before, c.name, c.labels); d < c.min {
+			t.Errorf("%s%v moved by %v, want at least %v", c.name, c.labels, d, c.min)
+		}
+	}
+	if _, ok := after["epfs_epoll_wait_events"]; !ok {
+		t.Error("no epoll_wait histogram")
+	}
+	if r, err := http.Get(strings.TrimSuffix(admin, "/metrics") + "/debug/pprof/"); err != nil || r.StatusCode != 200 {
+		t.Errorf("--pprof: %v", err)
+	} else {
+		r.Body.Close()
+	}
+
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		found := false
+		for _, l := range p.logLines() {
+			if l["message"] == "counters" && l["sendfile"] != nil && l["requests"] != nil {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no counter summary after SIGUSR1")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// --trace: one connection, one request, every syscall in order.
+	tp, tbase := serve(t, f, "--trace", "--loops", "1")
+	r, err := http.Get(tbase + "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	var story []string
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		story = story[:0]
+		for _, l := range tp.logLines() {
+			if l["message"] == "syscall" && l["syscall"] != "epoll_wait" {
+				story = append(story, l["syscall"].(string))
+			}
+		}
+		if len(story) > 0 && story[len(story)-1] == "close" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := strings.Join(story, " ")
+	// Before the first accept4 come the start-up registrations.
+	if i := strings.Index(s, "accept4"); i > 0 {
+		s = s[i:]
+	}
+	t.Logf("trace: %s", s)
+	// accept4 first, then the connection's one epoll_ctl; then the request read, the lookup, the head and the
+	// body by sendfile; the client's close seen by read; close last.
+	for _, want := range []string{"accept4", "read", "openat2", "fstat", "sendfile", "close"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("trace lacks %s: %s", want, s)
+		}
+	}
+	if !strings.HasPrefix(s, "accept4") || !strings.HasSuffix(s, "close") ||
+		strings.Index(s, "read") > strings.Index(s, "sendfile") {
+		t.Errorf("trace out of order: %s", s)
 	}
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/epfs/epfs/cmd/epfs/internal/server"
-	"github.com/epfs/epfs/poller/syscount"
 	"github.com/urfave/cli/v2"
 )
 
@@ -35,6 +37,9 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
 			&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
 			&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
+			&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
+			&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
+			&cli.BoolFlag{Name: "trace", Usage: "log every system call of the serving path (slow: for study, not production)", EnvVars: []string{"EPFS_TRACE"}},
 		}, logFlags()...),
 		Action:       runServe,
 		OnUsageError: usageError,
@@ -64,6 +69,10 @@ func runServe(c *cli.Context) error {
 		ServerHeader:    c.String("server-header"),
 		Transmit:        c.String("transmit"),
 		Log:             log,
+		Trace:           c.Bool("trace"),
+	}
+	if c.Bool("pprof") && c.String("admin-listen") == "" {
+		return fmt.Errorf("flag --pprof needs --admin-listen")
 	}
 	if c.IsSet("loops") && cfg.Loops == 0 {
 		return fmt.Errorf("invalid value 0 for flag --loops: want 1 to 1024")
@@ -88,22 +97,32 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 
+	if addr := c.String("admin-listen"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("invalid value %q for flag --admin-listen: %w", addr, err)
+		}
+		admin := &http.Server{Handler: srv.AdminHandler(c.Bool("pprof")), ReadHeaderTimeout: 10 * time.Second}
+		go admin.Serve(ln)
+		defer admin.Close()
+		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
+	}
+
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
 	for {
 		select {
 		case err := <-done:
-			st := srv.Stats()
-			snap := srv.Counters()
-			log.Info().Uint64("requests", st.Requests).Uint64("accepted", snap.Events[syscount.Accepted]).
-				Uint64("rejected", st.Rejected).Uint64("timeouts", st.Timeouts).Uint64("aborts", st.Aborts).
-				Uint64("log_dropped", st.LogDropped).Bool("forced", st.ShutdownForce).
-				Dur("uptime", st.Uptime).Msg("stopped")
+			srv.Summary(log, "stopped")
 			return err
 		case sig := <-sigs:
+			if sig == syscall.SIGUSR1 {
+				srv.Summary(log, "counters")
+				continue
+			}
 			if sig == syscall.SIGHUP {
 				if err := srv.Reopen(); err != nil {
 					log.Error().Err(err).Msg("reopening the access log")

@@ -40,6 +40,9 @@ type Config struct {
 	Reopen func() (io.Writer, error)
 	// Log receives lifecycle and error events.
 	Log zerolog.Logger
+	// Trace logs one line per system call on the serving path to Log (the
+	// study mode: slow, synchronous, never for production traffic).
+	Trace bool
 }
 
 // Defaults for the fields a zero Config leaves open.

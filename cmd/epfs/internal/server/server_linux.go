@@ -14,6 +14,7 @@ import (
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
+	"github.com/rs/zerolog"
 )
 
 // Server is epfs serving one root on N loops.
@@ -64,6 +65,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.workers = append(s.workers, w)
+		if cfg.Trace {
+			w.sc.SetTrace(traceFunc(cfg.Log, i))
+		}
 	}
 	for _, addr := range cfg.Listen {
 		if err := s.listen(addr); err != nil {
@@ -257,4 +261,40 @@ func (s *Server) Stats() Stats {
 	}
 	st.Uptime = time.Since(s.started)
 	return st
+}
+
+// traceFunc returns the hook that logs each system call of loop i: which
+// call, on which descriptor, the offset and count that matter, the result,
+// the errno and how long the kernel took. It runs on the loop's goroutine.
+func traceFunc(log zerolog.Logger, i int) syscount.TraceFunc {
+	return func(r syscount.Record) {
+		ev := log.Info().Int("loop", i).Str("syscall", r.Syscall.String()).Int("fd", r.Fd)
+		switch r.Syscall {
+		case syscount.Sendfile, syscount.Splice, syscount.Pread, syscount.Preadv2:
+			ev = ev.Int64("offset", r.Offset).Int("count", r.Count)
+		case syscount.Read, syscount.Write, syscount.Writev, syscount.Sendto, syscount.EpollWait:
+			ev = ev.Int("count", r.Count)
+		}
+		ev = ev.Int("ret", r.Ret)
+		if r.Errno != 0 {
+			ev = ev.Str("errno", r.Errno.Error())
+		}
+		ev.Dur("dur", r.Dur).Msg("syscall")
+	}
+}
+
+// Summary logs a one-line summary of the counters (SIGUSR1).
+func (s *Server) Summary(log zerolog.Logger, msg string) {
+	st := s.Stats()
+	snap := s.Counters()
+	ev := log.Info().Uint64("requests", st.Requests).Uint64("accepted", snap.Events[syscount.Accepted]).
+		Uint64("open", st.Open).Uint64("rejected", st.Rejected).Uint64("timeouts", st.Timeouts).
+		Uint64("aborts", st.Aborts).Uint64("log_dropped", st.LogDropped)
+	for sc := range syscount.NumSyscalls {
+		if n := snap.Total(sc); n > 0 {
+			ev = ev.Uint64(sc.String(), n)
+		}
+	}
+	ev.Uint64("bytes_sent", snap.Events[syscount.BytesSent]+snap.Events[syscount.BytesWritten]).
+		Bool("forced", st.ShutdownForce).Dur("uptime", st.Uptime).Msg(msg)
 }

@@ -1,0 +1,128 @@
+//go:build linux
+
+package server
+
+import (
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+
+	"github.com/epfs/epfs/poller/syscount"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// collector exports the loops' counters in the Prometheus text format. It
+// reads them at scrape time — the loops keep plain single-writer counters
+// and never touch a Prometheus metric on the serving path.
+type collector struct {
+	s *Server
+
+	syscalls, bytes, events, waits        *prometheus.Desc
+	requests, responses, closed, accepted *prometheus.Desc
+	open, rejected, resumes, logDropped   *prometheus.Desc
+}
+
+func newCollector(s *Server) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("epfs_"+name, help, labels, nil)
+	}
+	return &collector{
+		s:          s,
+		syscalls:   d("syscalls_total", "System calls made by the serving path, by loop, syscall and result.", "loop", "syscall", "result"),
+		bytes:      d("bytes_total", "Bytes moved by the serving path: read from sockets, written to them, and sent by sendfile or splice.", "loop", "direction"),
+		events:     d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE.", "loop", "event"),
+		waits:      d("epoll_wait_events", "Events returned per epoll_wait.", "loop"),
+		requests:   d("requests_total", "Request heads parsed (or refused by the parser).", "loop"),
+		responses:  d("responses_total", "Responses completed or cut short, by status class.", "loop", "code"),
+		closed:     d("connections_closed_total", "Connections closed, by reason.", "loop", "reason"),
+		accepted:   d("connections_accepted_total", "Connections accepted.", "loop"),
+		open:       d("connections_open", "Connections open now.", "loop"),
+		rejected:   d("connections_rejected_total", "Connections refused with 503 at --max-conns or while shutting down.", "loop"),
+		resumes:    d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
+		logDropped: d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
+	}
+}
+
+// Describe sends every metric's description.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
+		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped} {
+		ch <- d
+	}
+}
+
+var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses}
+
+var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// Collect reads every loop's counters now.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for i, w := range c.s.workers {
+		loop := strconv.Itoa(i)
+		snap := w.sc.Snapshot()
+		for sc := range syscount.NumSyscalls {
+			for o := range syscount.NumOutcomes {
+				if v := snap.Calls[sc][o]; v > 0 {
+					counter(c.syscalls, v, loop, sc.String(), o.String())
+				}
+			}
+		}
+		counter(c.bytes, snap.Events[syscount.BytesRead], loop, "read")
+		counter(c.bytes, snap.Events[syscount.BytesWritten], loop, "written")
+		counter(c.bytes, snap.Events[syscount.BytesSent], loop, "sent")
+		for _, e := range loopEvents {
+			counter(c.events, snap.Events[e], loop, e.String())
+		}
+		buckets := make(map[float64]uint64, syscount.NumWaitBuckets-1)
+		var cum uint64
+		for b := 0; b < syscount.NumWaitBuckets; b++ {
+			cum += snap.Waits[b]
+			if bound := syscount.WaitBucketBound(b); bound >= 0 {
+				buckets[float64(bound)] = cum
+			}
+		}
+		ch <- prometheus.MustNewConstHistogram(c.waits, cum, float64(snap.Events[syscount.EpollEvents]), buckets, loop)
+
+		ls := &w.stats
+		counter(c.requests, ls.requests.Load(), loop)
+		for class := 1; class < len(statusClasses); class++ {
+			counter(c.responses, ls.responses[class].Load(), loop, statusClasses[class])
+		}
+		for r := range numCloseReasons {
+			counter(c.closed, ls.closed[r].Load(), loop, closeReasonNames[r])
+		}
+		counter(c.accepted, snap.Events[syscount.Accepted], loop)
+		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(ls.open.Load()), loop)
+		counter(c.rejected, ls.rejected.Load(), loop)
+		counter(c.resumes, ls.resumes.Load(), loop)
+	}
+	var dropped uint64
+	if c.s.sink != nil {
+		dropped = c.s.sink.dropped.Load()
+	}
+	counter(c.logDropped, dropped)
+}
+
+// AdminHandler returns the handler for the admin listener: /metrics in the
+// Prometheus text format (the server's counters plus the Go runtime's), and
+// /debug/pprof/ when withPprof is set. It is plain net/http: the admin
+// listener is not the serving path.
+func (s *Server) AdminHandler(withPprof bool) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}

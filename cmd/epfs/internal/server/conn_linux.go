@@ -175,6 +175,12 @@ func (c *conn) fill() bool {
 		return false
 	}
 	if !c.readable {
+		if c.state == stateHead && c.n == 0 && c.discard == 0 {
+			// The last bytes buffered were a request body, now dropped,
+			// and nothing of another request has come: the connection
+			// is idle (no buffer, idle timer), not reading a head.
+			c.idle()
+		}
 		return false
 	}
 	if c.rb == nil {

@@ -337,6 +337,11 @@ func (c *conn) write() bool {
 	case transmit.Yield:
 		// Budget spent with the socket still writable: let the loop's
 		// other connections go first, then continue (no edge will come).
+		// Progress is no stall: the write timer an earlier EAGAIN armed
+		// must not run on through the Yields that follow it.
+		if c.resp.Sent() != before {
+			c.timer.Stop()
+		}
 		c.w.loop.Requeue(c.id, poller.Out)
 		return false
 	default: // transmit.Failed

@@ -125,4 +125,6 @@ func (r *running) loopCounters(t testing.TB) (s syscount.Snapshot) {
 	return s
 }
 
-func per(d syscount.Snapshot, sc syscount.Syscall, n int) float64 { return float64(d.Total(sc)) / float64(n) }
+func per(d syscount.Snapshot, sc syscount.Syscall, n int) float64 {
+	return float64(d.Total(sc)) / float64(n)
+}

@@ -112,5 +112,8 @@
 //
 // # Measurements
 //
-// See MEASUREMENTS in the package's README.md.
+// The figures behind the choices above (MSG_MORE against TCP_CORK and
+// writev, memory against head + sendfile, and each strategy by size) are in
+// README.md beside this file, with the commands that produce them:
+// BenchmarkHeadThenBody, BenchmarkTransfer and BenchmarkPlan.
 package transmit

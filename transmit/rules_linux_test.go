@@ -309,6 +309,9 @@ func TestConnectionClose(t *testing.T) {
 		"GET /big.bin HTTP/1.0\r\n\r\n",
 		"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 	} {
+		// The connection closes after each: a fresh one per request.
+		tc, client := re.conn(0)
+		re.tc, re.br = tc, bufio.NewReader(client)
 		resp, _, end := re.do(t, raw)
 		// net/http reports "Connection: close" as resp.Close and drops the field.
 		if !resp.Close || !end.close {

@@ -50,18 +50,7 @@ func checkIfMatch(req *httpparse.Request, rep *fsindex.Entry) cond {
 // checkIfUnmodifiedSince: RFC 9110 §13.1.4. True when the representation
 // has not changed since the date; an invalid date is ignored.
 func checkIfUnmodifiedSince(req *httpparse.Request, rep *fsindex.Entry) cond {
-	v := req.Header("If-Unmodified-Since")
-	if v == nil {
-		return condNone
-	}
-	t, ok := httpparse.ParseHTTPDate(v)
-	if !ok {
-		return condNone
-	}
-	if rep.ModTime.Unix() <= t {
-		return condTrue
-	}
-	return condFalse
+	return sinceDate(req, "If-Unmodified-Since", rep, condTrue)
 }
 
 // checkIfNoneMatch: RFC 9110 §13.1.2, weak comparison. True when no tag
@@ -82,18 +71,22 @@ func checkIfModifiedSince(req *httpparse.Request, rep *fsindex.Entry) cond {
 	if req.MethodID != httpparse.MethodGET && req.MethodID != httpparse.MethodHEAD {
 		return condNone
 	}
-	v := req.Header("If-Modified-Since")
-	if v == nil {
-		return condNone
-	}
-	t, ok := httpparse.ParseHTTPDate(v)
+	return sinceDate(req, "If-Modified-Since", rep, condFalse)
+}
+
+// sinceDate compares the date in field name with the representation's
+// Last-Modified: unchanged is the verdict when the representation was last
+// modified at or before the date, the opposite otherwise, condNone when the
+// field is absent or not a valid HTTP-date (RFC 9110 §13.1.3-4: ignored).
+func sinceDate(req *httpparse.Request, name string, rep *fsindex.Entry, unchanged cond) cond {
+	t, ok := httpparse.ParseHTTPDate(req.Header(name))
 	if !ok {
 		return condNone
 	}
 	if rep.ModTime.Unix() <= t {
-		return condFalse
+		return unchanged
 	}
-	return condTrue
+	return condTrue + condFalse - unchanged
 }
 
 // checkIfRange: RFC 9110 §13.1.5. True means the Range field applies.

@@ -7,7 +7,7 @@ FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
 BIN         := bin/epfs
 
-.PHONY: all build run test lint bench fuzz clean
+.PHONY: all build run test lint bench bench-peers fuzz clean
 
 all: build
 
@@ -31,6 +31,13 @@ test: lint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# epfs against nginx, net/http, fasthttp and the ceiling responder, one core
+# each (tests/benchpeers; docs/BENCHMARKS.md). About 30 minutes with the
+# defaults; BENCH_FLAGS=-quick is a three-minute smoke run. Not part of test.
+BENCH_FLAGS ?=
+bench-peers:
+	$(GO) run ./tests/benchpeers $(BENCH_FLAGS)
 
 # Every fuzz target in every package, each for FUZZTIME.
 fuzz:

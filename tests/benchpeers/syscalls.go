@@ -353,8 +353,8 @@ func topSyscalls(m map[string]float64, n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// profile records a CPU profile of pids with perf record for d and
-// writes perf report's flat symbol listing to out. It is evidence for the
+// profile records a CPU profile of pids with perf record for d and writes
+// perf report's listings to out. It is evidence for the
 // report, so failure is returned rather than fatal.
 func profile(ctx context.Context, pids []int, d time.Duration, dataFile, out string) error {
 	list := make([]string, len(pids))
@@ -367,11 +367,24 @@ func profile(ctx context.Context, pids []int, d time.Duration, dataFile, out str
 	if b, err := rec.CombinedOutput(); err != nil {
 		return fmt.Errorf("perf record: %w: %s", err, tail(b, 300))
 	}
-	rep := exec.CommandContext(ctx, "perf", "report", "-i", dataFile, "--stdio",
-		"--no-children", "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.5")
-	b, err := rep.Output()
-	if err != nil {
-		return fmt.Errorf("perf report: %w", err)
+	// Three views: the split between kernel and user space; the flat
+	// symbol list (in a VM without a PMU perf samples on cpu-clock, and
+	// kernel samples pile up where interrupts are re-enabled, so read it
+	// with care); and inclusive ("children") time by symbol, which charges
+	// each syscall's kernel work to the Go or C function that made it.
+	var b []byte
+	for _, view := range [][]string{
+		{"--no-children", "--sort", "dso"},
+		{"--no-children", "--sort", "dso,symbol", "--percent-limit", "0.5"},
+		{"--children", "--sort", "symbol", "--percent-limit", "3"},
+	} {
+		args := append([]string{"report", "-i", dataFile, "--stdio", "-g", "none"}, view...)
+		rep, err := exec.CommandContext(ctx, "perf", args...).Output()
+		if err != nil {
+			return fmt.Errorf("perf %s: %w", strings.Join(args, " "), err)
+		}
+		b = append(b, fmt.Sprintf("\n#### perf %s\n", strings.Join(args, " "))...)
+		b = append(b, rep...)
 	}
 	return os.WriteFile(out, b, 0o644)
 }

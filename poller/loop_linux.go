@@ -108,6 +108,7 @@ type Loop struct {
 	wakes   atomic.Uint64 // eventfd writes made by Submit and Stop, from any goroutine
 
 	state atomic.Int32
+	tid   atomic.Int32 // gettid(2) of the thread Run is locked to; 0 before Run
 	done  chan struct{}
 }
 
@@ -156,6 +157,14 @@ func (l *Loop) Counters() *syscount.Counters { return l.sc }
 // this loop. They are counted here, with an atomic add, because those
 // writers are not the loop and may not touch its single-writer counters.
 func (l *Loop) WakeWrites() uint64 { return l.wakes.Load() }
+
+// ThreadID returns the kernel thread id (gettid(2)) of the OS thread Run
+// is locked to, or 0 before Run has started. The Go runtime makes syscalls
+// of its own on other threads (futex, madvise, its own epoll); the loop's
+// thread makes only the loop's, so tools that watch the kernel per thread
+// (perf stat -t, strace -p) can check the loop's counters against it. The
+// value stays after Run returns, when the thread may run other goroutines.
+func (l *Loop) ThreadID() int { return int(l.tid.Load()) }
 
 // Done is closed once Run has returned and every descriptor the loop owned
 // is closed.
@@ -320,6 +329,7 @@ func (l *Loop) Run() error {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	l.tid.Store(int32(unix.Gettid()))
 	defer l.shutdown()
 	for {
 		n, err := l.sc.EpollWait(l.epfd, l.events, l.timeout())

@@ -220,6 +220,12 @@ func staleUnixSocket(path string) bool {
 // outside (by a service manager, say), taking ownership of fd. It checks that
 // fd is a listening stream socket and makes it nonblocking. The socket exists
 // once, so it is shared by every loop that accepts on it.
+//
+// O_NONBLOCK is a flag of the open file description, which every process
+// holding the socket shares. If another holder clears it (Go's os.File.Fd
+// does, for a file it wrapped as nonblocking), accept4 becomes blocking and
+// a loop woken for a connection that another holder took first would block
+// in it. Holders must leave the flag set; a service manager does.
 func FileListener(fd int) (*Listener, error) {
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
@@ -353,6 +359,43 @@ func (l *Loop) Accept(ln *Listener, fn func(fd int)) (ID, error) {
 	return id, nil
 }
 
+// StopAccepting ends the acceptor registered by Accept under id. With
+// drain set it first accepts, and hands to its function, every connection
+// already waiting in the listener's queue.
+//
+// Why drain: when a SO_REUSEPORT socket closes, the kernel resets the
+// connections in its queue (unless net.ipv4.tcp_migrate_req moves them to a
+// sibling, Linux 5.14+), so a server about to close its socket serves them
+// instead. A connection that arrives between the drain and the close is
+// still lost that way; only a socket held by another process too (an
+// inherited one) closes that window.
+//
+// A shared socket is drained as well, for another reason: with
+// EPOLLEXCLUSIVE the kernel wakes one waiting epoll instance per new
+// connection, and an edge-triggered registration hears of it once. If the
+// woken loop left without accepting, the connection would sit in the queue
+// and the other holders, never woken, would not accept it until the next
+// connection arrived. After the drain the loop is running, not waiting, so a
+// connection arriving before its EPOLL_CTL_DEL wakes another holder.
+func (l *Loop) StopAccepting(id ID, drain bool) error {
+	s := l.lookup(id)
+	if s == nil {
+		return errUnknownID
+	}
+	a, ok := s.h.(*acceptor)
+	if !ok {
+		return errors.New("poller: StopAccepting on a registration that is not an acceptor")
+	}
+	if drain {
+		a.paused = false
+		a.retry.Stop()
+		for a.acceptSome() {
+		}
+	}
+	a.retry.Stop()
+	return l.Remove(id)
+}
+
 // registered reports whether the acceptor is still registered: after Remove
 // its retry timer and close hook must not accept again.
 func (a *acceptor) registered() bool { return a.loop.lookup(a.id) != nil }
@@ -363,6 +406,15 @@ func (a *acceptor) Handle(Events) {
 	if a.paused {
 		return
 	}
+	if a.acceptSome() {
+		a.loop.Requeue(a.id, In)
+	}
+}
+
+// acceptSome accepts up to acceptBatch connections. It returns true if it
+// stopped at the bound with more perhaps waiting, false on EAGAIN or when it
+// paused.
+func (a *acceptor) acceptSome() bool {
 	sc := a.loop.sc
 	for i := 0; i < acceptBatch; i++ {
 		fd, err := sc.Accept4(a.ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
@@ -371,21 +423,21 @@ func (a *acceptor) Handle(Events) {
 			a.fn(fd)
 			continue
 		case unix.EAGAIN:
-			return
+			return false
 		case unix.ECONNABORTED, unix.EPROTO, unix.EPERM:
 			// The connection died in the queue (or a firewall refused it):
 			// it is gone, the next one may be fine.
 			continue
 		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 			a.pause()
-			return
+			return false
 		default:
 			// Unexpected: do not spin on it; try again after the retry delay.
 			a.pause()
-			return
+			return false
 		}
 	}
-	a.loop.Requeue(a.id, In)
+	return true
 }
 
 // pause stops accepting. The listening socket stays readable, and under edge

@@ -20,6 +20,9 @@ import (
 var epfsBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("EPFS_TEST_LAUNCH") != "" {
+		launch()
+	}
 	dir, err := os.MkdirTemp("", "epfs-tests-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -54,6 +57,14 @@ type proc struct {
 func startEpfs(t testing.TB, ready string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(epfsBin, args...), done: make(chan struct{})}
+	p.start(t, ready)
+	return p
+}
+
+// start runs the prepared command and waits for its ready line.
+func (p *proc) start(t testing.TB, ready string) {
+	t.Helper()
+	args := p.cmd.Args
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +105,6 @@ func startEpfs(t testing.TB, ready string, args ...string) *proc {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("epfs %v: no %q line within 20s", args, ready)
 	}
-	return p
 }
 
 func (p *proc) logLines() []map[string]any {
@@ -154,4 +164,29 @@ func runEpfs(t testing.TB, args ...string) (int, string) {
 		t.Fatalf("epfs %v did not exit within 20s", args)
 	}
 	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// launch is the re-exec helper for socket-activation tests: it sets
+// LISTEN_PID to its own pid (which exec keeps) and LISTEN_FDS, then replaces
+// itself with epfs. A test cannot set LISTEN_PID for a child directly: the
+// child's pid is unknown until it exists.
+func launch() {
+	bin := os.Getenv("EPFS_TEST_LAUNCH")
+	env := []string{"LISTEN_PID=" + strconv.Itoa(os.Getpid())}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "EPFS_TEST_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if n := os.Getenv("EPFS_TEST_LISTEN_FDS"); n != "" {
+		env = append(env, "LISTEN_FDS="+n)
+	}
+	if names := os.Getenv("EPFS_TEST_LISTEN_FDNAMES"); names != "" {
+		env = append(env, "LISTEN_FDNAMES="+names)
+	}
+	args := append([]string{bin}, strings.Fields(os.Getenv("EPFS_TEST_ARGS"))...)
+	err := syscall.Exec(bin, args, env)
+	fmt.Fprintln(os.Stderr, "launch:", err)
+	os.Exit(127)
 }

@@ -92,6 +92,18 @@ func runServe(c *cli.Context) error {
 	if err := accessLog(c.String("access-log"), &cfg); err != nil {
 		return err
 	}
+	// A service manager may hand the listening sockets in (socket
+	// activation); then --listen is ignored.
+	inherited, names, err := server.Activation()
+	if err != nil {
+		return err
+	}
+	if len(inherited) > 0 {
+		cfg.Inherited, cfg.InheritedNames = inherited, names
+		if c.IsSet("listen") {
+			log.Warn().Strs("listen", cfg.Listen).Msg("socket activation: --listen ignored")
+		}
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/epfs/epfs/poller"
 	"github.com/rs/zerolog"
 )
 
@@ -16,6 +17,13 @@ type Config struct {
 	Root   string   // directory served
 	Listen []string // addresses: "host:port", "[::]:port", "unix:/path"
 	Loops  int      // event loops (default: CPU count)
+
+	// Inherited are listening sockets handed in by a service manager (see
+	// Activation). When set, Listen is ignored: every loop accepts on each
+	// inherited socket (EPOLLEXCLUSIVE), and a shutdown stops accepting on
+	// them without shutting them down, so other holders keep serving.
+	Inherited      []*poller.Listener
+	InheritedNames []string // LISTEN_FDNAMES, for the start-up line
 
 	MaxConns        int           // open connections at most, across loops; over it: 503 and close
 	HeaderTimeout   time.Duration // first byte of a request to the end of its head

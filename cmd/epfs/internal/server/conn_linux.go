@@ -95,6 +95,9 @@ type conn struct {
 	method []byte    // of the current request, for the access log (points into rb.b)
 	target []byte
 
+	lastCall bool // shutting down, but this connection has not been served yet: serve one request, then close
+	served   int  // responses completed on this connection
+
 	timer      poller.Timer // header, idle, write or linger timeout, by state
 	prev, next *conn        // the worker's list of open connections
 }
@@ -240,7 +243,7 @@ func (c *conn) idle() {
 	}
 	c.state = stateIdle
 	c.w.idleQ.Arm(&c.timer)
-	if c.w.draining {
+	if c.w.draining && !c.lastCall {
 		c.close(closeShutdown)
 	}
 }
@@ -358,6 +361,7 @@ func (c *conn) write() bool {
 // finish ends a completed response: log it, then close, or move the
 // request's bytes out of the buffer and go on to whatever follows them.
 func (c *conn) finish() bool {
+	c.served++
 	c.logResponse(endComplete)
 	closeAfter := c.resp.Close() || c.w.draining
 	c.resp.Reset(c.w.sc)

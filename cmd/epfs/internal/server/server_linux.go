@@ -28,7 +28,7 @@ type Server struct {
 
 	runErr   chan error
 	stopping atomic.Bool
-	started  time.Time
+	started  time.Time // set by New, so Stats may read it from any goroutine
 	once     sync.Once
 }
 
@@ -43,7 +43,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, runErr: make(chan error, cfg.Loops)}
+	s := &Server{cfg: cfg, runErr: make(chan error, cfg.Loops), started: time.Now()}
 	s.index, err = fsindex.Open(fsindex.Options{
 		Root:          cfg.Root,
 		Index:         cfg.Index,
@@ -69,6 +69,15 @@ func New(cfg Config) (*Server, error) {
 			w.sc.SetTrace(traceFunc(cfg.Log, i))
 		}
 	}
+	if len(cfg.Inherited) > 0 {
+		for _, ln := range cfg.Inherited {
+			if err := s.share(ln); err != nil {
+				s.abort()
+				return nil, err
+			}
+		}
+		return s, nil
+	}
 	for _, addr := range cfg.Listen {
 		if err := s.listen(addr); err != nil {
 			s.abort()
@@ -76,6 +85,20 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// share gives every loop an acceptor on an inherited socket.
+func (s *Server) share(ln *poller.Listener) error {
+	s.listeners = append(s.listeners, ln)
+	s.addrs = append(s.addrs, ln.Addr())
+	for _, w := range s.workers {
+		id, err := w.loop.Accept(ln, w.accept)
+		if err != nil {
+			return fmt.Errorf("inherited socket %s: %w", ln.Addr(), err)
+		}
+		w.acceptors = append(w.acceptors, id)
+	}
+	return nil
 }
 
 func transmitConfig(cfg *Config) (transmit.Config, error) {
@@ -136,8 +159,11 @@ func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
 // closed what was left), then releases everything. It returns the first
 // error a loop failed with.
 func (s *Server) Run() error {
-	s.started = time.Now()
-	s.cfg.Log.Info().Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).
+	ev := s.cfg.Log.Info()
+	if len(s.cfg.Inherited) > 0 {
+		ev = ev.Bool("activated", true).Strs("fdnames", s.cfg.InheritedNames)
+	}
+	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
 	var wg sync.WaitGroup

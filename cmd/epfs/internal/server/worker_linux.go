@@ -36,6 +36,9 @@ type worker struct {
 	maxConns int      // this loop's share of --max-conns
 	nextID   uint64
 	draining bool
+	// drainingAccept is set while a shutdown accepts what waits in the
+	// accept queues: those connections are served once, not closed as idle.
+	drainingAccept bool
 
 	access  *zerolog.Logger // nil when the access log is off
 	lines   *lineBuffer
@@ -146,7 +149,7 @@ func (w *worker) accept(fd int) {
 		return
 	}
 	w.nextID++
-	c := &conn{w: w, fd: fd, num: w.nextID}
+	c := &conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
 	c.timer.Func = c.onTimeout
 	id, err := w.loop.Add(fd, c)
 	if err != nil {
@@ -180,15 +183,34 @@ func (w *worker) reject(fd int) {
 
 // drain begins a graceful shutdown on this loop: stop accepting, close idle
 // connections; the rest close as their responses complete.
+//
+// Connections already waiting in a listener's accept queue are accepted
+// first and served once: closing a SO_REUSEPORT socket would reset them, and
+// on an inherited socket the kernel may have woken only this loop for them
+// (see poller.Loop.StopAccepting). An inherited socket is never shut down:
+// the process that takes over keeps accepting from it.
 func (w *worker) drain() {
-	w.draining = true
+	w.drainingAccept = true
 	for _, id := range w.acceptors {
-		w.loop.Remove(id)
+		w.loop.StopAccepting(id, true)
 	}
+	w.drainingAccept = false
 	w.acceptors = nil
+	w.draining = true
 	for c := w.conns.head; c != nil; {
 		next := c.next
-		if c.state == stateIdle {
+		switch {
+		case c.state != stateIdle:
+			// A request is being read or answered: it finishes, with
+			// Connection: close.
+		case c.served == 0:
+			// Accepted but not yet heard from: its first request is most
+			// likely on the wire already. Closing it would fail that
+			// request with no chance of a retry, so serve it once.
+			c.lastCall = true
+		default:
+			// Idle between requests. A client may lose a request sent at
+			// this very moment, and retry it (RFC 9112 §9.3.1).
 			c.close(closeShutdown)
 		}
 		c = next

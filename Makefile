@@ -7,7 +7,7 @@ FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
 BIN         := bin/epfs
 
-.PHONY: all build run test lint bench bench-peers fuzz clean
+.PHONY: all build run test lint bench bench-peers study fuzz clean
 
 all: build
 
@@ -38,6 +38,13 @@ bench:
 BENCH_FLAGS ?=
 bench-peers:
 	$(GO) run ./tests/benchpeers $(BENCH_FLAGS)
+
+# The syscall study behind docs/SYSCALLS.md: rewrites its tables and the
+# charts in docs/syscalls/ (about a minute). STUDY_FLAGS=-quick is a few
+# seconds into a temp dir, for checking the study itself. Not part of test.
+STUDY_FLAGS ?=
+study: build
+	$(GO) run ./tests/study -epfs $(BIN) $(STUDY_FLAGS)
 
 # Every fuzz target in every package, each for FUZZTIME.
 fuzz:

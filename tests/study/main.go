@@ -17,12 +17,14 @@
 //
 //	go run ./tests/study -epfs bin/epfs            # full run: ~1 minute, rewrites docs/
 //	go run ./tests/study -epfs bin/epfs -quick     # seconds; writes to a temp dir
+//	go run ./tests/study -render docs/syscalls/results.json  # redraw, measure nothing
 //
 // `make study` builds bin/epfs and runs the full study.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -38,6 +40,7 @@ type config struct {
 	doc     string        // markdown file whose study region is rewritten; empty: none
 	format  string        // chart format: svg or png
 	quick   bool          // short cells, small baseline file
+	render  string        // results.json to draw and tabulate again, measuring nothing
 	cell    time.Duration // how long each strategy × size cell sends requests
 	command string        // the command line, recorded in the doc
 }
@@ -49,6 +52,7 @@ func main() {
 	flag.StringVar(&cfg.doc, "doc", "", "markdown file whose study region is rewritten (default docs/SYSCALLS.md; none with -quick)")
 	flag.StringVar(&cfg.format, "format", "svg", "chart format: svg or png")
 	flag.BoolVar(&cfg.quick, "quick", false, "a short run for checking the study itself: 0.25 s cells")
+	flag.StringVar(&cfg.render, "render", "", "redraw the charts and tables from this results.json without measuring")
 	flag.DurationVar(&cfg.cell, "cell", 0, "time per strategy and size (default 2s, 250ms with -quick)")
 	flag.Parse()
 	cfg.command = "go run ./tests/study " + strings.Join(os.Args[1:], " ")
@@ -89,7 +93,7 @@ func (cfg *config) defaults() error {
 	if cfg.format != "svg" && cfg.format != "png" {
 		return fmt.Errorf("-format %q: want svg or png", cfg.format)
 	}
-	if _, err := os.Stat(cfg.epfs); err != nil {
+	if _, err := os.Stat(cfg.epfs); err != nil && cfg.render == "" {
 		return fmt.Errorf("-epfs: %w (make build makes bin/epfs)", err)
 	}
 	return os.MkdirAll(cfg.out, 0o755)
@@ -106,6 +110,9 @@ type results struct {
 }
 
 func run(ctx context.Context, cfg *config) error {
+	if cfg.render != "" {
+		return render(cfg)
+	}
 	started := time.Now()
 	res := results{
 		Date:    started.UTC().Format("2006-01-02 15:04 UTC"),
@@ -147,4 +154,18 @@ func run(ctx context.Context, cfg *config) error {
 		fmt.Printf("study: rewrote the study region of %s\n", cfg.doc)
 	}
 	return nil
+}
+
+// render redraws the outputs from an earlier run's results.json, so that
+// the doc's format can change without measuring again.
+func render(cfg *config) error {
+	b, err := os.ReadFile(cfg.render)
+	if err != nil {
+		return err
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", cfg.render, err)
+	}
+	return writeOutputs(cfg, &res)
 }

@@ -67,8 +67,8 @@ func (t *table) String() string {
 	return b.String()
 }
 
-// num formats a measurement with about three significant figures, and no
-// decimals once they stop meaning anything.
+// num formats a measurement with about three significant figures, no
+// decimals once they stop meaning anything, and "<0.01" below that.
 func num(v float64) string {
 	switch a := max(v, -v); {
 	case v == 0:
@@ -79,8 +79,10 @@ func num(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	case a >= 0.01:
 		return strconv.FormatFloat(v, 'f', 2, 64)
+	case v > 0:
+		return "<0.01" // e.g. the cache's once-a-second revalidation, per response
 	}
-	return strconv.FormatFloat(v, 'g', 2, 64)
+	return "-" + num(-v)
 }
 
 // cellTable is the headline table: one row per strategy and size.

@@ -70,7 +70,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestNum(t *testing.T) {
-	for v, want := range map[float64]string{0: "0", 1234.5: "1234", 12.34: "12.3", 1: "1.00", 0.001234: "0.0012"} {
+	for v, want := range map[float64]string{0: "0", 1234.5: "1234", 12.34: "12.3", 1: "1.00", 0.001234: "<0.01", -2: "-2.00"} {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -40,6 +41,7 @@ type Listener struct {
 	backlog int
 	shared  bool   // one socket accepted on by several loops (EPOLLEXCLUSIVE)
 	unlink  string // Unix socket path to remove on Close, if we created it
+	closed  atomic.Bool
 }
 
 // Listen opens a listening socket. address is "host:port", "[v6addr]:port",
@@ -300,7 +302,13 @@ func (ln *Listener) Shared() bool { return ln.shared }
 
 // Close closes the listening socket, and removes the socket file of a Unix
 // listener that Listen created. Stop the loops accepting on it first.
+//
+// Close is idempotent: a second call does nothing (closing the number again
+// could close a descriptor opened since by someone else).
 func (ln *Listener) Close() error {
+	if !ln.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	err := unix.Close(ln.fd)
 	if ln.unlink != "" {
 		os.Remove(ln.unlink)

@@ -401,7 +401,10 @@ func (c *conn) consume(k int) {
 // close, so the kernel does not answer those bytes with a reset that could
 // destroy the response in the client's receive buffer (RFC 9112 §9.6).
 func (c *conn) closeAfterResponse() {
-	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0) {
+	// Close at once only when nothing can be unread: no body skipped, no
+	// bytes buffered, and the last read saw the socket drained (readable
+	// cleared by EAGAIN or a short read).
+	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0 && !c.readable) {
 		c.close(closeDone)
 		return
 	}

@@ -131,6 +131,9 @@ func (s *Server) listen(addr string) error {
 			return fmt.Errorf("listen %s: %w", addr, err)
 		}
 		w.acceptors = append(w.acceptors, id)
+		if !ln.Shared() {
+			w.own = append(w.own, ln)
+		}
 	}
 	return nil
 }

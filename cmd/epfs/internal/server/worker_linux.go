@@ -24,6 +24,7 @@ type worker struct {
 	sc        *syscount.Counters
 	tw        *transmit.Writer
 	acceptors []poller.ID
+	own       []*poller.Listener // this loop's SO_REUSEPORT sockets, closed when it drains
 
 	req     httpparse.Request // the request being planned; one per loop is enough
 	pathBuf []byte            // decoded path of that request
@@ -196,6 +197,14 @@ func (w *worker) drain() {
 	}
 	w.drainingAccept = false
 	w.acceptors = nil
+	// This loop's own SO_REUSEPORT sockets close now, rather than when the
+	// server exits: a client connecting from here on is refused at once (or
+	// lands on a sibling socket of a process still accepting) instead of
+	// waiting in a queue nobody will accept from.
+	for _, ln := range w.own {
+		ln.Close()
+	}
+	w.own = nil
 	w.draining = true
 	for c := w.conns.head; c != nil; {
 		next := c.next

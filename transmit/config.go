@@ -68,6 +68,13 @@ type Config struct {
 	// field is ignored and the whole representation sent (RFC 9110 §14.2's
 	// security note). Default 16, at most MaxRangesCap.
 	MaxRanges int
+	// Probe makes Step check, before it sends a chunk of a file (at most
+	// Budget bytes), that the chunk is in the page cache: a one-byte
+	// preadv2(2) with RWF_NOWAIT at its first and at its last byte. A chunk
+	// that is not resident is not sent: Step returns Cold and the caller
+	// reads it in off the loop (see Fetch). Off (the default), file bytes
+	// are sent as they are, and a cache miss blocks the calling thread.
+	Probe bool
 }
 
 // withDefaults returns cfg with every zero field set to its default and every

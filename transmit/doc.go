@@ -18,6 +18,8 @@
 //	case transmit.WouldBlock: // wait for Writable
 //	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out)
 //	case transmit.Failed:     // conn.resp.Err() says why; close
+//	case transmit.Cold:       // park; on an I/O thread: conn.resp.Fetch().Run(tc, tbuf);
+//	                          // back on the loop: conn.resp.Fetched(loop.Counters()), Step again
 //	}
 //	conn.resp.Reset(loop.Counters()) // whenever the connection ends
 //
@@ -40,13 +42,24 @@
 //     descriptor's file position: fsindex shares one descriptor between
 //     every connection sending the file.
 //   - Outcomes. Step's result has one meaning each (see Outcome): Done,
-//     WouldBlock (wait for EPOLLOUT), Yield (requeue), Failed (close).
+//     WouldBlock (wait for EPOLLOUT), Yield (requeue), Failed (close), and,
+//     with Config.Probe, Cold (the next chunk is not in the page cache:
+//     read it in off the loop with the response's Fetch, then Fetched and
+//     Step again).
+//   - The disk. With Config.Probe, no sendfile, splice or pread is made on
+//     the loop for a chunk that the probe (preadv2 with RWF_NOWAIT) found
+//     cold, and none reads past the chunk the probe found resident. What
+//     the probe cannot see is listed in cold_linux.go. Without Probe a
+//     cache miss blocks the calling thread, as in any read of a regular
+//     file.
 //     Nothing is retried with another strategy, and a response is never
 //     restarted from its beginning.
 //   - Goroutines. A Writer and its Responses belong to one loop goroutine.
 //     Writer.Stat may be read from any goroutine.
 //   - Counting. Every syscall goes through the loop's *syscount.Counters:
-//     write, writev, sendto, sendfile, splice, pread, pipe2, close. A client
+//     write, writev, sendto, sendfile, splice, pread, preadv2 (the probe),
+//     pipe2, close; Fetch.Run counts its readahead and preads on the
+//     counters of the thread that runs it. A client
 //     abort shows as the EPIPE or ECONNRESET outcome of the call that met it
 //     and in the Writer's Aborts tally.
 //
@@ -105,6 +118,17 @@
 // Step resumes at the same offset; a Step that has written Config.Budget
 // bytes ends with Yield, so one fast reader of a large file cannot starve
 // the loop's other connections (nginx's sendfile_max_chunk does the same).
+// With Config.Probe each chunk of at most Config.Budget bytes is probed
+// before the first call that reads it (two one-byte preadv2 with
+// RWF_NOWAIT: its first and its last byte), and calls are capped at the
+// chunk's end, so the loop reads the file only where the probe vouched for
+// it. A cold chunk ends the Step with Cold; Fetch.Run, on a thread that may
+// block, issues readahead(2) for the chunk and 2 MiB after it and preads the
+// chunk to wait for it, so a large cold file streams while the socket
+// drains. After two fetches whose chunk the probe still finds cold, the
+// next one reads the bytes into the response's buffer and the loop writes
+// them from there (see maxFaultRounds).
+//
 // A sendfile, splice or pread that returns 0 before the announced length
 // means the file shrank: Failed with ErrTruncated, since the Content-Length
 // can no longer be honoured. EPIPE and ECONNRESET are a client abort:

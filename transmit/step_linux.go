@@ -42,9 +42,20 @@ const (
 	// call that failed. Resources are released; Close reports true. Nothing
 	// is retried and no other strategy is tried.
 	Failed
+	// Cold: the next chunk of the file is not in the page cache (the
+	// Config.Probe probe, a preadv2(2) with RWF_NOWAIT, returned EAGAIN),
+	// and sending it now would block the loop's thread until the disk
+	// answers. Nothing of that chunk was sent (head bytes before it may
+	// have been). The caller hands the response's Fetch to a thread that
+	// may block, runs Fetch.Run there, then, back on the loop, calls
+	// Fetched and Step again, which probes again: once the chunk is
+	// resident it is sent. Until Fetched the response must not be stepped
+	// or planned over; Reset is allowed (the connection died) and defers
+	// releasing the entry to Fetched. Only returned when Config.Probe is on.
+	Cold
 )
 
-var outcomeNames = [...]string{"done", "would-block", "yield", "failed"}
+var outcomeNames = [...]string{"done", "would-block", "yield", "failed", "cold"}
 
 // String returns the outcome's name.
 func (o Outcome) String() string {
@@ -96,6 +107,11 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 	case phaseFailed:
 		return Failed
 	}
+	if r.fetching {
+		// Stepping a parked response would hand its Fetch out twice,
+		// to race with the thread already running it.
+		panic("transmit: Step while a Fetch is out (call Fetched first)")
+	}
 	left := w.cfg.Budget
 	for {
 		var n int
@@ -105,12 +121,30 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			n, err = r.sendBuf(c, fd, left)
 		case r.mem != nil:
 			n, err = r.sendMem(c, fd, left)
-		case w.cfg.Strategy == Splice:
-			n, err = r.sendSplice(w, c, fd, left)
-		case w.cfg.Strategy == Copy:
+		case r.cpOff < r.cpEnd:
+			// Bytes already read (Copy, or a Fetch that copied) go first.
 			n, err = r.sendCopy(c, fd, left)
 		default:
-			n, err = r.sendFile(c, fd, left)
+			lim := left
+			// Probe before the file is read: a splice with bytes still
+			// in its pipe sends those first, reading nothing.
+			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
+				if (r.off < r.warmOff || r.off >= r.warmEnd) && !r.probe(w, c) {
+					return r.cold(w)
+				}
+				if !r.noProbe {
+					// Never read past what the probe vouched for.
+					lim = int(min(int64(left), r.warmEnd-r.off))
+				}
+			}
+			switch w.cfg.Strategy {
+			case Splice:
+				n, err = r.sendSplice(w, c, fd, lim)
+			case Copy:
+				n, err = r.sendCopy(c, fd, lim)
+			default:
+				n, err = r.sendFile(c, fd, lim)
+			}
 		}
 		r.sent += int64(n)
 		left -= n

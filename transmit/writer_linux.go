@@ -28,6 +28,7 @@ type Writer struct {
 	open  int        // pipes open: idle plus held by transfers in flight
 	seed  uint64     // random, per Writer: multipart boundaries are unguessable
 	seq   uint64     // multipart responses planned, for the next boundary
+	probe [1]byte    // where a probe's one byte lands
 	stats [numStats]atomic.Uint64
 }
 
@@ -164,16 +165,22 @@ type Stat uint8
 
 // The Writer's tallies, kept beside the loop's syscall counters.
 const (
-	Responses   Stat = iota // responses sent completely (Step returned Done)
-	WouldBlocks             // Steps that ended on EAGAIN (each is a resume later)
-	Yields                  // Steps that spent their budget without EAGAIN
-	Aborts                  // transfers ended by the client (EPIPE, ECONNRESET)
-	Truncations             // transfers ended because the file shrank
-	Failures                // transfers ended by any other error
+	Responses         Stat = iota // responses sent completely (Step returned Done)
+	WouldBlocks                   // Steps that ended on EAGAIN (each is a resume later)
+	Yields                        // Steps that spent their budget without EAGAIN
+	Aborts                        // transfers ended by the client (EPIPE, ECONNRESET)
+	Truncations                   // transfers ended because the file shrank
+	Failures                      // transfers ended by any other error
+	ProbesResident                // chunks the preadv2(RWF_NOWAIT) probe found in the page cache
+	ProbesCold                    // chunks it found cold (EAGAIN): Step returned Cold
+	ProbesUnsupported             // probes refused with EOPNOTSUPP: the response is sent unprobed
+	ProbesFailed                  // probes that failed otherwise: the chunk is sent unprobed
+	FetchCopies                   // Cold steps that asked for a copy (the fault-in bound was reached)
 	numStats
 )
 
-var statNames = [numStats]string{"responses", "would_blocks", "yields", "aborts", "truncations", "failures"}
+var statNames = [numStats]string{"responses", "would_blocks", "yields", "aborts", "truncations", "failures",
+	"probes_resident", "probes_cold", "probes_unsupported", "probes_failed", "fetch_copies"}
 
 // String returns the tally's snake_case name, as used in metric names.
 func (s Stat) String() string {

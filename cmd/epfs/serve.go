@@ -36,6 +36,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "fallback", Usage: "URL path served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
 			&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
 			&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
+			&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
 			&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
 			&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
@@ -68,6 +69,7 @@ func runServe(c *cli.Context) error {
 		Fallback:        c.String("fallback"),
 		ServerHeader:    c.String("server-header"),
 		Transmit:        c.String("transmit"),
+		IOThreads:       c.Int("io-threads"),
 		Log:             log,
 		Trace:           c.Bool("trace"),
 	}
@@ -81,6 +83,12 @@ func runServe(c *cli.Context) error {
 		if c.IsSet(flag) && isZero(c, flag) {
 			return fmt.Errorf("invalid value 0 for flag --%s: want a positive value", flag)
 		}
+	}
+	switch n := cfg.IOThreads; {
+	case n < 0:
+		return fmt.Errorf("invalid value %d for flag --io-threads: want 0 to 64", n)
+	case n == 0:
+		cfg.IOThreads = -1 // server.Config: negative is off, zero the default
 	}
 	switch c.String("dotfiles") {
 	case "allow":

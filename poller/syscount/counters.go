@@ -40,6 +40,7 @@ const (
 	Fadvise
 	Sendto
 	Getpeername
+	Readahead
 	NumSyscalls // the number of Syscall values; not a syscall
 )
 
@@ -48,7 +49,7 @@ var syscallNames = [NumSyscalls]string{
 	"sendfile", "splice", "pread64", "preadv2", "openat2", "openat", "fstat",
 	"newfstatat", "getdents64", "readlinkat", "close", "shutdown",
 	"setsockopt", "getsockopt", "pipe2", "fadvise64", "sendto",
-	"getpeername",
+	"getpeername", "readahead",
 }
 
 // String returns the kernel's name for the call, as strace prints it.

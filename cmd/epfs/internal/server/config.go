@@ -40,6 +40,11 @@ type Config struct {
 	Fallback      string // URL path served with 200 for paths that do not exist ("" for none)
 	ServerHeader  string // Server field value ("" for none)
 	Transmit      string // body strategy: sendfile, splice or copy
+	// IOThreads is the size of the I/O pool that reads cold file ranges
+	// into the page cache off the loops (0: DefaultIOThreads). Negative
+	// turns the pool off, and the probing with it (--io-threads 0): a
+	// file range missing from the page cache then blocks its loop.
+	IOThreads int
 
 	// AccessLog receives one JSON line per response; nil turns it off.
 	AccessLog io.Writer
@@ -61,6 +66,7 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxHeaderBytes  = 8 << 10
 	DefaultMaxConns        = 10000
+	DefaultIOThreads       = 2
 )
 
 // applyDefaults fills zero fields with their defaults.
@@ -92,6 +98,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if c.IOThreads == 0 {
+		c.IOThreads = DefaultIOThreads
+	}
 	if c.Transmit == "" {
 		c.Transmit = "sendfile"
 	}
@@ -114,6 +123,8 @@ func (c *Config) Validate() error {
 		return errors.New("invalid value for flag --write-timeout: want a positive duration")
 	case c.ShutdownTimeout < 0:
 		return errors.New("invalid value for flag --shutdown-timeout: want a positive duration")
+	case c.IOThreads > 64:
+		return fmt.Errorf("invalid value %d for flag --io-threads: want 0 to 64", c.IOThreads)
 	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:
 		return fmt.Errorf("invalid value %d for flag --max-header-bytes: want 256 to 1048576", c.MaxHeaderBytes)
 	case c.Fallback != "" && c.Fallback[0] != '/':

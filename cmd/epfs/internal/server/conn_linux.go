@@ -3,12 +3,14 @@
 package server
 
 import (
+	"errors"
 	"time"
 	"unsafe"
 
 	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/transmit"
 	"golang.org/x/sys/unix"
 )
@@ -85,6 +87,12 @@ type conn struct {
 	blocked  bool // the response is waiting for EPOLLOUT after EAGAIN (counts resumes)
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
+	parked   bool // the response's next range is cold: its Fetch is out (or waits for retry); do not step it
+	parkedAt time.Time
+
+	fetchRun  func(*iopool.Thread) // c.runFetch and c.fetched, made once (nil without a pool)
+	fetchDone func()
+	retry     poller.Timer // re-probe after the I/O queue was full
 
 	resp    transmit.Response
 	discard int64 // request body bytes still to read and drop before the next request
@@ -117,8 +125,13 @@ func (c *conn) Handle(ev poller.Events) {
 	c.run()
 }
 
-// OnStop releases what the connection holds if its loop stops under it.
-func (c *conn) OnStop() { c.release() }
+// OnStop releases what the connection holds if its loop stops under it. A
+// fetch still out completes later on the pool's thread (see iopool) and
+// must find the connection closed.
+func (c *conn) OnStop() {
+	c.state = stateClosed
+	c.release()
+}
 
 // run steps the machine until it must wait for an event or a timer.
 func (c *conn) run() {
@@ -292,6 +305,14 @@ func (c *conn) serve(consumed int) {
 			e, res, err = w.srv.index.Lookup(w.sc, w.srv.cfg.Fallback)
 		}
 		if res == fsindex.Failed {
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+				// Out of descriptors: the file may well exist, and a
+				// retry may succeed once connections close (503, as
+				// fsindex documents). No log line per request while it
+				// lasts: the openat2 EMFILE/ENFILE counters tell it.
+				c.resp.PlanError(w.tw, 503, keepAlive)
+				return
+			}
 			w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
 			c.resp.PlanError(w.tw, 500, keepAlive)
 			return
@@ -316,7 +337,7 @@ func (c *conn) fail(status int) {
 // write pushes the response. It returns true when the response is done and
 // the connection goes on to its next request.
 func (c *conn) write() bool {
-	if !c.writable {
+	if !c.writable || c.parked {
 		return false
 	}
 	if c.blocked {
@@ -347,6 +368,9 @@ func (c *conn) write() bool {
 		}
 		c.w.loop.Requeue(c.id, poller.Out)
 		return false
+	case transmit.Cold:
+		c.park()
+		return false
 	default: // transmit.Failed
 		how, why := endError, closeError
 		if c.resp.Err() == transmit.ErrAborted {
@@ -356,6 +380,57 @@ func (c *conn) write() bool {
 		c.close(why)
 		return false
 	}
+}
+
+// park hands the response's cold range to the I/O pool and leaves the
+// connection until the pool hands it back (fetched). The write timer is
+// re-armed: a disk read is not a client stall, but a disk that never
+// answers must not hold the connection for ever. When the queue is full,
+// no goroutine is started: the connection probes again after retryDelay.
+func (c *conn) park() {
+	w := c.w
+	c.parked = true
+	c.parkedAt = time.Now()
+	if w.srv.pool.Submit(w.loop, c.fetchRun, c.fetchDone) {
+		inc(&w.stats.ioHanded)
+		w.writeQ.Arm(&c.timer)
+		return
+	}
+	inc(&w.stats.ioFull)
+	c.resp.Fetched(w.sc) // never ran: the next Step probes again
+	if !c.timer.Armed() {
+		w.writeQ.Arm(&c.timer)
+	}
+	w.retryQ.Arm(&c.retry)
+}
+
+// runFetch runs on an I/O pool thread: the only code of a connection that
+// does. It touches the response's Fetch and nothing else.
+func (c *conn) runFetch(t *iopool.Thread) {
+	c.resp.Fetch().Run(t.Counters, t.Buf)
+}
+
+// fetched runs on the loop when the pool has read the range (or, if the
+// loop has stopped, on the pool's thread after it; the connection is then
+// closed). A closed connection's response releases what it kept for the
+// read; an open one sends on.
+func (c *conn) fetched() {
+	c.resp.Fetched(c.w.sc)
+	if c.state == stateClosed {
+		return
+	}
+	c.parked = false
+	c.w.observeIOWait(time.Since(c.parkedAt))
+	c.run()
+}
+
+// onRetry probes again after the I/O queue was full.
+func (c *conn) onRetry() {
+	if c.state == stateClosed || !c.parked {
+		return
+	}
+	c.parked = false
+	c.run()
 }
 
 // finish ends a completed response: log it, then close, or move the
@@ -470,9 +545,11 @@ func (c *conn) close(why closeReason) {
 	w.stopIfDrained()
 }
 
-// release drops the response's file reference, the buffer and the timer.
+// release drops the response's file reference, the buffer and the timers.
+// With a fetch out, the response keeps its entry until fetched runs.
 func (c *conn) release() {
 	c.timer.Stop()
+	c.retry.Stop()
 	c.resp.Reset(c.w.sc)
 	if c.rb != nil {
 		c.w.putBuf(c.rb)

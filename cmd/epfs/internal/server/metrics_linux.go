@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"time"
 
 	"github.com/epfs/epfs/poller/syscount"
+	"github.com/epfs/epfs/transmit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,6 +25,9 @@ type collector struct {
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
 	threadID                              *prometheus.Desc
+
+	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
+	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -46,13 +51,23 @@ func newCollector(s *Server) *collector {
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
+
+		probes:     d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
+		ioHanded:   d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
+		ioFull:     d("io_queue_full_total", "Cold file ranges the full I/O queue refused; the connection probed again later.", "loop"),
+		ioCopies:   d("io_copies_total", "Cold ranges read into the response's buffer by the pool, after faulting them in did not keep them resident.", "loop"),
+		ioWait:     d("io_wait_seconds", "How long connections waited for the I/O pool, from handing a range over to sending again.", "loop"),
+		ioQueue:    d("io_queue_length", "Cold ranges waiting for an I/O thread now."),
+		ioSyscalls: d("io_syscalls_total", "System calls made by the I/O pool's threads, by thread, syscall and result.", "thread", "syscall", "result"),
+		ioTID:      d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
 	}
 }
 
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID} {
+		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID} {
 		ch <- d
 	}
 }
@@ -105,12 +120,58 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.rejected, ls.rejected.Load(), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
 		ch <- prometheus.MustNewConstMetric(c.threadID, prometheus.GaugeValue, float64(w.loop.ThreadID()), loop)
+		c.collectIO(ch, w, loop)
+	}
+	if p := c.s.pool; p != nil {
+		ch <- prometheus.MustNewConstMetric(c.ioQueue, prometheus.GaugeValue, float64(p.Len()))
+		for i := range p.Threads() {
+			thread := strconv.Itoa(i)
+			snap := p.Counters(i).Snapshot()
+			for sc := range syscount.NumSyscalls {
+				for o := range syscount.NumOutcomes {
+					if v := snap.Calls[sc][o]; v > 0 {
+						counter(c.ioSyscalls, v, thread, sc.String(), o.String())
+					}
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(c.ioTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
+		}
 	}
 	var dropped uint64
 	if c.s.sink != nil {
 		dropped = c.s.sink.dropped.Load()
 	}
 	counter(c.logDropped, dropped)
+}
+
+// probeResults are the cold_probes_total results, in the order of their
+// transmit tallies.
+var probeResults = [...]struct {
+	name string
+	stat transmit.Stat
+}{{"resident", transmit.ProbesResident}, {"cold", transmit.ProbesCold}, {"unsupported", transmit.ProbesUnsupported}, {"failed", transmit.ProbesFailed}}
+
+// collectIO sends loop w's cold-range tallies: probes, hand-overs to the
+// I/O pool and how long they waited.
+func (c *collector) collectIO(ch chan<- prometheus.Metric, w *worker, loop string) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, p := range probeResults {
+		counter(c.probes, w.tw.Stat(p.stat), loop, p.name)
+	}
+	ls := &w.stats
+	counter(c.ioHanded, ls.ioHanded.Load(), loop)
+	counter(c.ioFull, ls.ioFull.Load(), loop)
+	counter(c.ioCopies, w.tw.Stat(transmit.FetchCopies), loop)
+	buckets := make(map[float64]uint64, len(ioWaitBounds))
+	var cum uint64
+	for i, b := range ioWaitBounds {
+		cum += ls.ioWaits[i].Load()
+		buckets[b.Seconds()] = cum
+	}
+	cum += ls.ioWaits[len(ioWaitBounds)].Load()
+	ch <- prometheus.MustNewConstHistogram(c.ioWait, cum, time.Duration(ls.ioWaitNs.Load()).Seconds(), buckets, loop)
 }
 
 // AdminHandler returns the handler for the admin listener: /metrics in the

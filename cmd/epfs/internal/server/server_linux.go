@@ -5,6 +5,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
@@ -24,7 +26,8 @@ type Server struct {
 	listeners []*poller.Listener // every socket, siblings included, closed at the end
 	addrs     []string           // one per --listen address, with real ports
 	workers   []*worker
-	sink      *logSink // nil when the access log is off
+	sink      *logSink     // nil when the access log is off
+	pool      *iopool.Pool // reads cold file ranges off the loops; nil when --io-threads is 0
 
 	runErr   chan error
 	stopping atomic.Bool
@@ -56,6 +59,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.AccessLog != nil {
 		s.sink = newLogSink(cfg.AccessLog, cfg.Reopen)
+	}
+	if cfg.IOThreads > 0 {
+		s.pool = iopool.New(iopool.Options{Threads: cfg.IOThreads})
+		tcfg.Probe = true
+		if cfg.Trace {
+			for i := range cfg.IOThreads {
+				s.pool.Counters(i).SetTrace(traceFunc(cfg.Log.With().Str("thread", "io"+strconv.Itoa(i)).Logger(), -1))
+			}
+		}
 	}
 	perLoop := (cfg.MaxConns + cfg.Loops - 1) / cfg.Loops
 	for i := 0; i < cfg.Loops; i++ {
@@ -148,6 +160,9 @@ func (s *Server) abort() {
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
 	if s.sink != nil {
 		s.sink.close()
 	}
@@ -167,7 +182,7 @@ func (s *Server) Run() error {
 		ev = ev.Bool("activated", true).Strs("fdnames", s.cfg.InheritedNames)
 	}
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).
-		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).
+		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
@@ -183,6 +198,12 @@ func (s *Server) Run() error {
 	close(s.runErr)
 	for _, ln := range s.listeners {
 		ln.Close()
+	}
+	if s.pool != nil {
+		// Reads still out complete on the pool's threads now that the
+		// loops are gone (see iopool): they release their entries before
+		// the index closes.
+		s.pool.Close()
 	}
 	for _, w := range s.workers {
 		w.tw.Close(nil) // the loop is gone; nothing counts any more

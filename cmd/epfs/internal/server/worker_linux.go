@@ -31,7 +31,8 @@ type worker struct {
 	bufs    []*reqBuf         // free read buffers
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
-	tick                            poller.Timer // once a second: Date, access-log flush
+	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
+	tick                            poller.Timer       // once a second: Date, access-log flush
 
 	conns    connList // every open connection, for draining
 	maxConns int      // this loop's share of --max-conns
@@ -52,13 +53,17 @@ type worker struct {
 // counters: written by the loop only (an atomic load and store, no lock
 // prefix), read by anyone.
 type loopStats struct {
-	requests  atomic.Uint64                  // request heads parsed or refused
-	responses [6]atomic.Uint64               // by status class: [2] is 2xx; [0] unused
-	closed    [numCloseReasons]atomic.Uint64 // connections closed, by reason
-	rejected  atomic.Uint64                  // connections refused with 503 at --max-conns or while draining
-	resumes   atomic.Uint64                  // responses resumed on EPOLLOUT after EAGAIN
-	open      atomic.Int64                   // connections open now
-	forced    atomic.Bool                    // the shutdown timeout closed responses in flight
+	requests  atomic.Uint64                        // request heads parsed or refused
+	responses [6]atomic.Uint64                     // by status class: [2] is 2xx; [0] unused
+	closed    [numCloseReasons]atomic.Uint64       // connections closed, by reason
+	rejected  atomic.Uint64                        // connections refused with 503 at --max-conns or while draining
+	resumes   atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
+	ioHanded  atomic.Uint64                        // cold ranges handed to the I/O pool
+	ioFull    atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
+	ioWaitNs  atomic.Uint64                        // time connections waited for the pool, summed, in nanoseconds
+	ioWaits   [len(ioWaitBounds) + 1]atomic.Uint64 // the same waits by duration: bucket i is at most ioWaitBounds[i]; the last is longer
+	open      atomic.Int64                         // connections open now
+	forced    atomic.Bool                          // the shutdown timeout closed responses in flight
 }
 
 // inc adds one to a counter that only the calling loop writes.
@@ -81,7 +86,25 @@ const (
 	// connection alive; a larger one closes the connection after the
 	// response instead.
 	maxDiscard = 64 << 10
+	// retryDelay is how long a connection whose cold range found the I/O
+	// queue full waits before it probes again. No goroutine is started for
+	// it: the pool is the bound on blocking reads.
+	retryDelay = 5 * time.Millisecond
 )
+
+// ioWaitBounds are the upper bounds of the I/O wait histogram's buckets.
+var ioWaitBounds = [...]time.Duration{100 * time.Microsecond, time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second}
+
+// observeIOWait records one wait for the pool in the loop's histogram.
+func (w *worker) observeIOWait(d time.Duration) {
+	s := &w.stats
+	s.ioWaitNs.Store(s.ioWaitNs.Load() + uint64(d))
+	i := 0
+	for i < len(ioWaitBounds) && d > ioWaitBounds[i] {
+		i++
+	}
+	inc(&s.ioWaits[i])
+}
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
 	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns}
@@ -98,6 +121,7 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	w.idleQ = loop.NewTimerQueue(cfg.IdleTimeout)
 	w.writeQ = loop.NewTimerQueue(cfg.WriteTimeout)
 	w.lingerQ = loop.NewTimerQueue(lingerTime)
+	w.retryQ = loop.NewTimerQueue(retryDelay)
 	if s.sink != nil {
 		w.lines = &lineBuffer{sink: s.sink, b: make([]byte, 0, logBufSize+4096)}
 		l := zerolog.New(w.lines).With().Timestamp().Int("loop", idx).Logger()
@@ -152,6 +176,12 @@ func (w *worker) accept(fd int) {
 	w.nextID++
 	c := &conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
 	c.timer.Func = c.onTimeout
+	c.retry.Func = c.onRetry
+	if w.srv.pool != nil {
+		// Made once per connection: a method value made per fetch would
+		// allocate.
+		c.fetchRun, c.fetchDone = c.runFetch, c.fetched
+	}
 	id, err := w.loop.Add(fd, c)
 	if err != nil {
 		w.sc.Close(fd)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package iopool
+
+// This package is Linux only, like the event loop it serves.

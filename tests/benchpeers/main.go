@@ -145,7 +145,7 @@ func run(ctx context.Context, o options) error {
 	if b.wrkLua, err = writeWrkScript(tmp); err != nil {
 		return err
 	}
-	res := &Results{Machine: machineInfo(), Command: strings.Join(os.Args, " "),
+	res := &Results{Machine: machineInfo(), Command: strings.Join(append([]string{"benchpeers"}, os.Args[1:]...), " "),
 		Servers: strings.Split(o.servers, ","), workloads: map[string][]workload{}}
 	if !b.usePerf {
 		res.note("perf cannot count syscall tracepoints here: syscalls come from strace -c -f, without a per-thread split")

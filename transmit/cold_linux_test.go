@@ -1,0 +1,154 @@
+//go:build linux
+
+package transmit
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/epfs/epfs/poller/syscount"
+	"golang.org/x/sys/unix"
+)
+
+// coldEnv is an env with Probe on, on the test's temp dir, and one file
+// written, synced and evicted; the test is skipped where it cannot be
+// evicted (see evictFile).
+func coldEnv(t *testing.T, size int) (*env, []byte) {
+	e := newEnv(t, Config{Probe: true})
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	e.file("cold.bin", data)
+	evictFile(t, filepath.Join(e.root, "cold.bin"), true)
+	return e, data
+}
+
+// evictFile syncs path and drops it from the page cache
+// (POSIX_FADV_DONTNEED drops clean pages only). With check, the test is
+// skipped unless a preadv2(RWF_NOWAIT) probe then finds its first byte gone.
+func evictFile(t *testing.T, path string, check bool) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Fsync(fd)
+	unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	if !check {
+		return
+	}
+	var b [1]byte
+	iov := unix.Iovec{Base: &b[0], Len: 1}
+	if _, _, e := unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, 0, 0, unix.RWF_NOWAIT); e != unix.EAGAIN {
+		t.Skipf("cannot make %s cold here (probe: %v)", path, e)
+	}
+}
+
+// When the page cache keeps losing the chunk a fetch brought in, the
+// response does not wait for ever: after maxFaultRounds fetches the next
+// one copies the bytes, and the loop writes them from its buffer. Steps
+// are driven by hand; every fetch is followed by another eviction.
+func TestColdFetchBoundCopies(t *testing.T) {
+	const size = 3 << 20
+	e, data := coldEnv(t, size)
+	fd, client := tcpPair(t, 0)
+	got := make(chan []byte, 1)
+	go func() {
+		resp, body := readResponse(t, bufio.NewReader(client), "GET")
+		if resp.StatusCode != 200 {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+		got <- body
+	}()
+	var r Response
+	req := parse(t, "GET /cold.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+	on(t, e.l, func() {
+		ent, res, _ := e.x.Lookup(e.l.Counters(), "/cold.bin")
+		r.Plan(e.w, req, []byte("/cold.bin"), nil, ent, res, true)
+	})
+	var th syscount.Counters
+	buf := make([]byte, 256<<10)
+	colds, copies := 0, 0
+	deadline := time.Now().Add(30 * time.Second)
+	for out := Outcome(255); out != Done; {
+		if time.Now().After(deadline) {
+			t.Fatal("response not done within 30 s")
+		}
+		on(t, e.l, func() { out = r.Step(e.w, e.l.Counters(), fd) })
+		switch out {
+		case Cold:
+			colds++
+			f := r.Fetch()
+			if f.Copy != nil {
+				copies++
+			}
+			f.Run(&th, buf) // this goroutine is the I/O thread
+			if f.Copy == nil {
+				evictFile(t, filepath.Join(e.root, "cold.bin"), false)
+			}
+			on(t, e.l, func() { r.Fetched(e.l.Counters()) })
+		case Failed:
+			t.Fatalf("failed: %v", r.Err())
+		case WouldBlock, Yield:
+			time.Sleep(time.Millisecond) // the client drains
+		}
+	}
+	on(t, e.l, func() { r.Reset(e.l.Counters()) })
+	if body := <-got; !bytes.Equal(body, data) {
+		t.Fatalf("body differs (%d bytes, want %d)", len(body), len(data))
+	}
+	if copies == 0 || e.w.Stat(FetchCopies) != uint64(copies) {
+		t.Fatalf("%d cold steps, %d copy fetches (FetchCopies %d): want the bound to force copies", colds, copies, e.w.Stat(FetchCopies))
+	}
+	if th.Total(syscount.Readahead) == 0 || th.Calls(syscount.Pread, syscount.OK) == 0 {
+		t.Errorf("the fetches made %d readahead and %d pread", th.Total(syscount.Readahead), th.Calls(syscount.Pread, syscount.OK))
+	}
+	t.Logf("%d cold steps, %d of them copies", colds, copies)
+}
+
+// A response Reset while its Fetch is out keeps its entry (the I/O thread
+// still reads its descriptor) until Fetched, which releases it.
+func TestColdResetWhileFetching(t *testing.T) {
+	e, _ := coldEnv(t, 1<<20)
+	fd, client := tcpPair(t, 0)
+	go io.Copy(io.Discard, client)
+	var r Response
+	req := parse(t, "GET /cold.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+	var out Outcome
+	on(t, e.l, func() {
+		ent, res, _ := e.x.Lookup(e.l.Counters(), "/cold.bin")
+		r.Plan(e.w, req, []byte("/cold.bin"), nil, ent, res, true)
+		out = r.Step(e.w, e.l.Counters(), fd)
+	})
+	if out != Cold {
+		t.Fatalf("first step: %v, want cold", out)
+	}
+	on(t, e.l, func() {
+		r.Reset(e.l.Counters())
+		if r.entry == nil || r.s == nil {
+			t.Error("Reset released the entry or the buffer while the fetch was out")
+		}
+	})
+	var th syscount.Counters
+	r.Fetch().Run(&th, make([]byte, 64<<10))
+	on(t, e.l, func() {
+		r.Fetched(e.l.Counters())
+		if r.entry != nil || r.s != nil || r.Pending() {
+			t.Error("Fetched after Reset kept the entry, the buffer, or a pending response")
+		}
+		if out := r.Step(e.w, e.l.Counters(), fd); out != Done {
+			t.Errorf("step after the orphaned fetch: %v, want done", out)
+		}
+	})
+	if _, err := os.Stat(filepath.Join(e.root, "cold.bin")); err != nil {
+		t.Fatal(err)
+	}
+}

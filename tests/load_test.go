@@ -1,0 +1,209 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// 5,000 connections open at once, each making keep-alive requests in
+// turn: all held by the server together (its open-connections gauge says
+// so), every answer right, and every descriptor returned afterwards.
+// (10,000 pipelined requests on one connection: TestServeTenThousandPipelined.)
+//
+// The client is cheap under -race: ten goroutines, each writing a request
+// on each of its 500 connections and then reading the answers, so no
+// goroutine per connection and no per-byte work.
+func TestFiveThousandConnections(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	w := serveWatched(t, f)
+	const n, workers, rounds = 5000, 10, 3
+	type client struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	clients := make([]client, n)
+	for i := range clients {
+		c, err := net.Dial("tcp", w.addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		clients[i] = client{c, bufio.NewReaderSize(c, 2048)}
+	}
+	requests := []struct {
+		method, path, hdr string
+		status            int
+		body              []byte
+	}{
+		{"GET", "/hello.txt", "", 200, []byte("hello, world\n")},
+		{"GET", "/big.bin", "Range: bytes=4096-5119\r\n", 206, f.big[4096:5120]},
+		{"HEAD", "/big.bin", "", 200, nil},
+		{"GET", "/style.css", "", 200, []byte("body{}\n")},
+	}
+	var open float64
+	for round := 0; round < rounds; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for k := 0; k < workers; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				mine := clients[k*n/workers : (k+1)*n/workers]
+				for i, cl := range mine {
+					rq := requests[(i+round)%len(requests)]
+					if _, err := fmt.Fprintf(cl.c, "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n", rq.method, rq.path, rq.hdr); err != nil {
+						errs <- err
+						return
+					}
+				}
+				for i, cl := range mine {
+					rq := requests[(i+round)%len(requests)]
+					resp, err := http.ReadResponse(cl.r, &http.Request{Method: rq.method})
+					if err != nil {
+						errs <- fmt.Errorf("round %d, %s %s: %v", round, rq.method, rq.path, err)
+						return
+					}
+					b, err := io.ReadAll(resp.Body)
+					if err != nil || resp.StatusCode != rq.status || !bytes.Equal(b, rq.body) {
+						errs <- fmt.Errorf("round %d, %s %s: %d, %d bytes, %v", round, rq.method, rq.path, resp.StatusCode, len(b), err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			open = w.counter(t, "epfs_connections_open")
+		}
+	}
+	t.Logf("%d connections, %d requests each: %v open on the server at once", n, rounds, open)
+	if open != n {
+		t.Errorf("the server held %v connections, want %d", open, n)
+	}
+	for _, cl := range clients {
+		cl.c.Close()
+	}
+	w.healthy(t)
+}
+
+// Graceful shutdown under load: SIGTERM while dozens of clients are in the
+// middle of large and small responses. Every response that had begun
+// before the signal (its head had reached the client) completes, whole and
+// right, within --shutdown-timeout: the server exits 0 without having to
+// cut anything off.
+func TestShutdownUnderLoad(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	p, base := serve(t, f, "--shutdown-timeout", "20s")
+	addr := base[len("http://"):]
+	const clients = 16
+	var signalled atomic.Int64 // UnixNano of the signal; 0 before
+	var spanned, cut atomic.Int64 // responses that spanned the signal; requests it left unanswered
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					return // the listener is gone: shutting down
+				}
+				err = shutdownClient(c, f, i, &signalled, &spanned, &cut)
+				c.Close()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if signalled.Load() != 0 {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	signalled.Store(time.Now().UnixNano())
+	exit := p.stop(t, syscall.SIGTERM)
+	took := time.Since(time.Unix(0, signalled.Load()))
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	logs := p.logLines()
+	last := logs[len(logs)-1]
+	t.Logf("exit %d, %v after the signal; responses begun before it and completed after it: %d; requests left unanswered: %d; summary %v",
+		exit, took.Round(time.Millisecond), spanned.Load(), cut.Load(), last)
+	if exit != 0 || last["message"] != "stopped" || last["forced"] != false {
+		t.Errorf("exit %d, last line %v: want 0 and a summary with forced false", exit, last)
+	}
+	if spanned.Load() == 0 {
+		t.Error("no response was in flight at the signal: the test proves nothing")
+	}
+}
+
+// shutdownClient makes keep-alive requests on c until the connection ends.
+// Odd clients ask for big.bin, so that transfers are in flight at the
+// signal; even ones ask for a small file.
+// A response whose head arrived before the signal must complete right; one
+// asked for later may find the connection closed, which is allowed.
+func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut *atomic.Int64) error {
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReaderSize(c, 64<<10)
+	path, want := "/hello.txt", []byte("hello, world\n")
+	if i%2 == 1 {
+		path, want = "/big.bin", f.big
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
+			cut.Add(1)
+			return nil
+		}
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			cut.Add(1) // no head: the request was not begun
+			return nil
+		}
+		before := signalled.Load() == 0
+		var got bytes.Buffer
+		for {
+			n, err := resp.Body.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if before {
+					return fmt.Errorf("GET %s begun before the signal was cut after %d bytes: %v", path, got.Len(), err)
+				}
+				return nil // begun after the signal: may be cut
+			}
+		}
+		if resp.StatusCode != 200 || !bytes.Equal(got.Bytes(), want) {
+			return fmt.Errorf("GET %s: %d, %d bytes: wrong", path, resp.StatusCode, got.Len())
+		}
+		if before && signalled.Load() != 0 {
+			spanned.Add(1)
+		}
+		if resp.Close {
+			return nil
+		}
+	}
+}

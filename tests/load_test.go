@@ -112,7 +112,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	p, base := serve(t, f, "--shutdown-timeout", "20s")
 	addr := base[len("http://"):]
 	const clients = 16
-	var signalled atomic.Int64 // UnixNano of the signal; 0 before
+	var signalled atomic.Int64    // UnixNano of the signal; 0 before
 	var spanned, cut atomic.Int64 // responses that spanned the signal; requests it left unanswered
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)

@@ -52,8 +52,9 @@ func FuzzServe(f *testing.F) {
 	})
 }
 
-// exchange sends in, half-closes, reads to EOF and parses what came back.
-func exchange(t *testing.T, r *running, in []byte) {
+// exchange sends in, half-closes, reads to EOF, parses what came back and
+// returns it.
+func exchange(t *testing.T, r *running, in []byte) []byte {
 	c, err := net.Dial("tcp", r.addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func exchange(t *testing.T, r *running, in []byte) {
 	case errors.As(err, &ne) && ne.Timeout():
 		t.Fatalf("no end of stream within 20 s after %d bytes of responses: the server hung", len(out))
 	case errors.Is(err, syscall.ECONNRESET) && len(in) > lingerBytes:
-		return // the server stopped lingering with input left unread
+		return out // the server stopped lingering with input left unread
 	case err != nil:
 		t.Fatalf("reading the responses: %v", err)
 	}
@@ -78,7 +79,7 @@ func exchange(t *testing.T, r *running, in []byte) {
 	br := bufio.NewReader(bytes.NewReader(out))
 	for i := 0; ; i++ {
 		if _, err := br.Peek(1); err == io.EOF {
-			return
+			return out
 		}
 		method := "GET"
 		if i < len(methods) {

@@ -29,6 +29,13 @@ const (
 func testRoot(t testing.TB, huge bool) string {
 	t.Helper()
 	dir := t.TempDir()
+	writeRoot(t, dir, huge)
+	return dir
+}
+
+// writeRoot writes testRoot's files into dir, which must exist.
+func writeRoot(t testing.TB, dir string, huge bool) {
+	t.Helper()
 	files := map[string]int{"small.bin": smallSize, "large.bin": largeSize}
 	if huge {
 		files["huge.bin"] = hugeSize
@@ -45,7 +52,6 @@ func testRoot(t testing.TB, huge bool) string {
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello, world\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // running is a Server started in the test process.

@@ -93,11 +93,20 @@ func (w *watched) check(t *testing.T) {
 func (w *watched) sample(t *testing.T) (rest, int64) {
 	t.Helper()
 	fams := scrape(t, w.admin)
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", w.cmd.Process.Pid))
+	dir := fmt.Sprintf("/proc/%d/fd", w.cmd.Process.Pid)
+	fds, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rest{fds: len(fds), goroutines: int(metric(fams, "go_goroutines"))}, int64(metric(fams, "epfs_connections_open"))
+	n := 0
+	for _, fd := range fds {
+		// The Go runtime (1.25+) opens the cgroup CPU limit files when it
+		// first updates GOMAXPROCS and keeps them: not the server's.
+		if target, err := os.Readlink(dir + "/" + fd.Name()); err != nil || !strings.HasPrefix(target, "/sys/fs/cgroup/") {
+			n++
+		}
+	}
+	return rest{fds: n, goroutines: int(metric(fams, "go_goroutines"))}, int64(metric(fams, "epfs_connections_open"))
 }
 
 // settle waits until the server has no connection open and holds what want

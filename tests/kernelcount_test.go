@@ -19,8 +19,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // kernelName maps epfs's syscall names (the "syscall" label of
@@ -271,16 +269,7 @@ func adminURL(t *testing.T, p *proc) string {
 // scrapeLoops reads /metrics into one loopCounts per loop label.
 func scrapeLoops(t *testing.T, url string) map[string]*loopCounts {
 	t.Helper()
-	r, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(r.Body)
-	if err != nil {
-		t.Fatalf("/metrics: %v", err)
-	}
+	fams := scrape(t, url)
 	loops := map[string]*loopCounts{}
 	get := func(loop string) *loopCounts {
 		if loops[loop] == nil {

@@ -16,10 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // Go's http.Client with keep-alive: every kind of response a browser meets.
@@ -651,45 +647,8 @@ func TestServeWriteTimeout(t *testing.T) {
 func TestServeMetricsAndTrace(t *testing.T) {
 	f := newFixture(t)
 	p, base := serve(t, f, "--admin-listen", "127.0.0.1:0", "--pprof", "--loops", "1")
-	var admin string
-	for _, l := range p.logLines() {
-		if l["message"] == "admin listening" {
-			admin, _ = l["metrics"].(string)
-		}
-	}
-	if admin == "" {
-		t.Fatal("no admin listening line with the /metrics URL")
-	}
-	scrape := func() map[string]*dto.MetricFamily {
-		t.Helper()
-		r, err := http.Get(admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := parser.TextToMetricFamilies(r.Body)
-		if err != nil {
-			t.Fatalf("/metrics does not parse: %v", err)
-		}
-		return fams
-	}
-	value := func(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-		var v float64
-		for _, m := range fams[name].GetMetric() {
-			match := true
-			for _, lp := range m.GetLabel() {
-				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
-					match = false
-				}
-			}
-			if match {
-				v += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-		}
-		return v
-	}
-	before := scrape()
+	admin := adminURL(t, p)
+	before := scrape(t, admin)
 	for i := 0; i < 5; i++ {
 		r, err := http.Get(base + "/big.bin")
 		if err != nil {
@@ -700,19 +659,19 @@ func TestServeMetricsAndTrace(t *testing.T) {
 	}
 	r, _ := http.Get(base + "/nope")
 	r.Body.Close()
-	after := scrape()
+	after := scrape(t, admin)
 	for _, c := range []struct {
 		name   string
-		labels map[string]string
+		labels []string
 		min    float64
 	}{
 		{"epfs_requests_total", nil, 6},
-		{"epfs_responses_total", map[string]string{"code": "2xx"}, 5},
-		{"epfs_responses_total", map[string]string{"code": "4xx"}, 1},
-		{"epfs_syscalls_total", map[string]string{"syscall": "sendfile"}, 5},
-		{"epfs_bytes_total", map[string]string{"direction": "sent"}, 5 * bigSize},
+		{"epfs_responses_total", []string{"code", "2xx"}, 5},
+		{"epfs_responses_total", []string{"code", "4xx"}, 1},
+		{"epfs_syscalls_total", []string{"syscall", "sendfile"}, 5},
+		{"epfs_bytes_total", []string{"direction", "sent"}, 5 * bigSize},
 	} {
-		if d := value(after, c.name, c.labels) - value(before, c.name, c.labels); d < c.min {
+		if d := metric(after, c.name, c.labels...) - metric(before, c.name, c.labels...); d < c.min {
 			t.Errorf("%s%v moved by %v, want at least %v", c.name, c.labels, d, c.min)
 		}
 	}

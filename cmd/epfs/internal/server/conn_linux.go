@@ -88,20 +88,11 @@ type conn struct {
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
 	parked   bool // the response's next range is cold: its Fetch is out (or waits for retry); do not step it
-	parkedAt time.Time
+	fetching bool // the Fetch is out on the I/O pool: rb must not go back to the pool before fetched
 
-	fetchRun  func(*iopool.Thread) // c.runFetch and c.fetched, made once (nil without a pool)
-	fetchDone func()
-	retry     poller.Timer // re-probe after the I/O queue was full
-
-	resp    transmit.Response
 	discard int64 // request body bytes still to read and drop before the next request
 	linger  bool  // unread input may follow: close with a lingering close
 	lingerN int   // bytes discarded while lingering
-
-	start  time.Time // first byte of the current request
-	method []byte    // of the current request, for the access log (points into rb.b)
-	target []byte
 
 	lastCall bool // shutting down, but this connection has not been served yet: serve one request, then close
 	served   int  // responses completed on this connection
@@ -200,14 +191,14 @@ func (c *conn) fill() bool {
 		return false
 	}
 	if c.rb == nil {
-		c.rb = c.w.getBuf()
+		c.takeBuf()
 	}
 	n, err := c.w.sc.Read(c.fd, c.rb.b[c.n:])
 	switch {
 	case n > 0:
 		if c.state == stateIdle {
 			c.state = stateHead
-			c.start = time.Now()
+			c.rb.start = time.Now()
 			c.w.headerQ.Arm(&c.timer)
 		}
 		if n < len(c.rb.b)-c.n && !c.rdhup {
@@ -269,7 +260,7 @@ func (c *conn) serve(consumed int) {
 	req := &w.req
 	inc(&w.stats.requests)
 	c.used = consumed
-	c.method, c.target = req.Method, req.Target
+	c.rb.method, c.rb.target = req.Method, req.Target
 	keepAlive := req.KeepAlive && !w.draining
 	switch req.Framing {
 	case httpparse.BodyLength:
@@ -289,12 +280,12 @@ func (c *conn) serve(consumed int) {
 	if req.MethodID == httpparse.MethodOPTIONS && string(req.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
 		// §3.2.4): there is no path to decode or look up.
-		c.resp.Plan(w.tw, req, req.Target, nil, nil, fsindex.NotFound, keepAlive)
+		c.rb.resp.Plan(w.tw, req, req.Target, nil, nil, fsindex.NotFound, keepAlive)
 		return
 	}
 	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
 	if err != nil {
-		c.resp.PlanError(w.tw, 400, keepAlive)
+		c.rb.resp.PlanError(w.tw, 400, keepAlive)
 		return
 	}
 	var e *fsindex.Entry
@@ -310,15 +301,15 @@ func (c *conn) serve(consumed int) {
 				// retry may succeed once connections close (503, as
 				// fsindex documents). No log line per request while it
 				// lasts: the openat2 EMFILE/ENFILE counters tell it.
-				c.resp.PlanError(w.tw, 503, keepAlive)
+				c.rb.resp.PlanError(w.tw, 503, keepAlive)
 				return
 			}
 			w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-			c.resp.PlanError(w.tw, 500, keepAlive)
+			c.rb.resp.PlanError(w.tw, 500, keepAlive)
 			return
 		}
 	}
-	c.resp.Plan(w.tw, req, path, query, e, res, keepAlive)
+	c.rb.resp.Plan(w.tw, req, path, query, e, res, keepAlive)
 }
 
 // fail plans the error response to a request the parser refused. The byte
@@ -327,11 +318,11 @@ func (c *conn) serve(consumed int) {
 func (c *conn) fail(status int) {
 	inc(&c.w.stats.requests)
 	c.used = c.n
-	c.method, c.target = nil, nil
+	c.rb.method, c.rb.target = nil, nil
 	c.linger = true
 	c.timer.Stop()
 	c.state = stateWrite
-	c.resp.PlanError(c.w.tw, status, false)
+	c.rb.resp.PlanError(c.w.tw, status, false)
 }
 
 // write pushes the response. It returns true when the response is done and
@@ -346,15 +337,15 @@ func (c *conn) write() bool {
 		c.blocked = false
 		inc(&c.w.stats.resumes)
 	}
-	before := c.resp.Sent()
-	switch c.resp.Step(c.w.tw, c.w.sc, c.fd) {
+	before := c.rb.resp.Sent()
+	switch c.rb.resp.Step(c.w.tw, c.w.sc, c.fd) {
 	case transmit.Done:
 		return c.finish()
 	case transmit.WouldBlock:
 		c.writable = false
 		c.blocked = true
 		// The write timeout measures a stall: re-arm it only on progress.
-		if c.resp.Sent() != before || !c.timer.Armed() {
+		if c.rb.resp.Sent() != before || !c.timer.Armed() {
 			c.w.writeQ.Arm(&c.timer)
 		}
 		return false
@@ -363,7 +354,7 @@ func (c *conn) write() bool {
 		// other connections go first, then continue (no edge will come).
 		// Progress is no stall: the write timer an earlier EAGAIN armed
 		// must not run on through the Yields that follow it.
-		if c.resp.Sent() != before {
+		if c.rb.resp.Sent() != before {
 			c.timer.Stop()
 		}
 		c.w.loop.Requeue(c.id, poller.Out)
@@ -373,7 +364,7 @@ func (c *conn) write() bool {
 		return false
 	default: // transmit.Failed
 		how, why := endError, closeError
-		if c.resp.Err() == transmit.ErrAborted {
+		if c.rb.resp.Err() == transmit.ErrAborted {
 			how, why = endAborted, closeAborted
 		}
 		c.logResponse(how)
@@ -390,24 +381,26 @@ func (c *conn) write() bool {
 func (c *conn) park() {
 	w := c.w
 	c.parked = true
-	c.parkedAt = time.Now()
-	if w.srv.pool.Submit(w.loop, c.fetchRun, c.fetchDone) {
+	c.rb.parkedAt = time.Now()
+	if w.srv.pool.Submit(w.loop, c.rb.fetchRun, c.rb.fetchDone) {
+		c.fetching = true
 		inc(&w.stats.ioHanded)
 		w.writeQ.Arm(&c.timer)
 		return
 	}
 	inc(&w.stats.ioFull)
-	c.resp.Fetched(w.sc) // never ran: the next Step probes again
+	c.rb.resp.Fetched(w.sc) // never ran: the next Step probes again
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
-	w.retryQ.Arm(&c.retry)
+	w.retryQ.Arm(&c.rb.retry)
 }
 
 // runFetch runs on an I/O pool thread: the only code of a connection that
-// does. It touches the response's Fetch and nothing else.
-func (c *conn) runFetch(t *iopool.Thread) {
-	c.resp.Fetch().Run(t.Counters, t.Buf)
+// does. It touches the response's Fetch and nothing else; the buffer stays
+// with the connection until fetched has run (see release).
+func (rb *reqBuf) runFetch(t *iopool.Thread) {
+	rb.resp.Fetch().Run(t.Counters, t.Buf)
 }
 
 // fetched runs on the loop when the pool has read the range (or, if the
@@ -415,12 +408,16 @@ func (c *conn) runFetch(t *iopool.Thread) {
 // closed). A closed connection's response releases what it kept for the
 // read; an open one sends on.
 func (c *conn) fetched() {
-	c.resp.Fetched(c.w.sc)
+	c.fetching = false
+	c.rb.resp.Fetched(c.w.sc)
 	if c.state == stateClosed {
+		// release kept the buffer for this moment. It is not put back in
+		// the loop's pool: after a stop this runs on the pool's thread.
+		c.rb = nil
 		return
 	}
 	c.parked = false
-	c.w.observeIOWait(time.Since(c.parkedAt))
+	c.w.observeIOWait(time.Since(c.rb.parkedAt))
 	c.run()
 }
 
@@ -438,12 +435,12 @@ func (c *conn) onRetry() {
 func (c *conn) finish() bool {
 	c.served++
 	c.logResponse(endComplete)
-	closeAfter := c.resp.Close() || c.w.draining
-	c.resp.Reset(c.w.sc)
+	closeAfter := c.rb.resp.Close() || c.w.draining
+	c.rb.resp.Reset(c.w.sc)
 	c.timer.Stop()
 	c.consume(c.used)
 	c.used = 0
-	c.method, c.target = nil, nil
+	c.rb.method, c.rb.target = nil, nil
 	if closeAfter {
 		c.closeAfterResponse()
 		return false
@@ -452,7 +449,7 @@ func (c *conn) finish() bool {
 		// Pipelined bytes are already here: edge triggering will not
 		// announce them again, so parse them now.
 		c.state = stateHead
-		c.start = time.Now()
+		c.rb.start = time.Now()
 		c.w.headerQ.Arm(&c.timer)
 		return true
 	}
@@ -493,7 +490,7 @@ func (c *conn) closeAfterResponse() {
 // drainLinger reads and discards until EOF, the byte bound, or EAGAIN.
 func (c *conn) drainLinger() {
 	if c.rb == nil {
-		c.rb = c.w.getBuf()
+		c.takeBuf()
 	}
 	for c.readable || c.rdhup {
 		n, err := c.w.sc.Read(c.fd, c.rb.b)
@@ -549,25 +546,37 @@ func (c *conn) close(why closeReason) {
 // With a fetch out, the response keeps its entry until fetched runs.
 func (c *conn) release() {
 	c.timer.Stop()
-	c.retry.Stop()
-	c.resp.Reset(c.w.sc)
-	if c.rb != nil {
-		c.w.putBuf(c.rb)
-		c.rb = nil
+	if c.rb == nil {
+		return
 	}
+	c.rb.retry.Stop()
+	c.rb.resp.Reset(c.w.sc)
+	if c.fetching {
+		// The pool thread still reads into this response: the buffer goes
+		// when fetched runs.
+		return
+	}
+	c.w.putBuf(c.rb)
+	c.rb = nil
+}
+
+// takeBuf gives the connection a buffer from the loop's pool.
+func (c *conn) takeBuf() {
+	c.rb = c.w.getBuf()
+	c.rb.c = c
 }
 
 // logResponse counts the response by status class and writes its
 // access-log line.
 func (c *conn) logResponse(how end) {
 	a := c.w.access
-	inc(&c.w.stats.responses[c.resp.Status()/100%6])
+	inc(&c.w.stats.responses[c.rb.resp.Status()/100%6])
 	if a == nil {
 		return
 	}
-	a.Log().Str("remote", c.remote).Bytes("method", c.method).Bytes("path", c.target).
-		Int("status", c.resp.Status()).Int64("bytes", c.resp.Sent()).Int64("body", c.resp.BodyBytes()).
-		Dur("dur", time.Since(c.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
+	a.Log().Str("remote", c.remote).Bytes("method", c.rb.method).Bytes("path", c.rb.target).
+		Int("status", c.rb.resp.Status()).Int64("bytes", c.rb.resp.Sent()).Int64("body", c.rb.resp.BodyBytes()).
+		Dur("dur", time.Since(c.rb.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
 }
 
 // bytesToString views b as a string without copying. fsindex.Lookup does

@@ -8,6 +8,7 @@ import (
 
 	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
@@ -69,13 +70,26 @@ type loopStats struct {
 // inc adds one to a counter that only the calling loop writes.
 func inc(a *atomic.Uint64) { a.Store(a.Load() + 1) }
 
-// reqBuf is a read buffer with the parser state of the request in it. A
-// connection holds one only while a request is being read, answered, or
-// waits in the buffer behind another (pipelining): an idle keep-alive
-// connection holds none.
+// reqBuf is everything one request in progress needs, taken from the
+// loop's pool when its first byte arrives and given back when the
+// connection goes idle: the read buffer and parser state, the response in
+// flight, and the cold-range retry timer. An idle keep-alive connection
+// holds none of it, which keeps it at a few hundred bytes.
 type reqBuf struct {
 	b []byte
 	p httpparse.Parser
+
+	c    *conn             // the connection holding this buffer now
+	resp transmit.Response // the response in flight
+	// The request the response answers, for the access log: slices of b,
+	// valid until the request's bytes are consumed.
+	start          time.Time
+	method, target []byte
+
+	retry     poller.Timer         // re-probe after the I/O queue was full
+	parkedAt  time.Time            // when the response was handed to the I/O pool
+	fetchRun  func(*iopool.Thread) // rb.runFetch and rb.fetched, made once per buffer
+	fetchDone func()
 }
 
 // lingerTime and lingerBytes bound a lingering close (RFC 9112 §9.6).
@@ -152,6 +166,12 @@ func (w *worker) getBuf() *reqBuf {
 	}
 	rb := &reqBuf{b: make([]byte, w.srv.cfg.MaxHeaderBytes)}
 	rb.p.Limits = httpparse.Limits{MaxHeaderBytes: w.srv.cfg.MaxHeaderBytes}
+	// Made once per buffer: a method value made per use would allocate.
+	rb.retry.Func = func() { rb.c.onRetry() }
+	if w.srv.pool != nil {
+		rb.fetchRun = rb.runFetch
+		rb.fetchDone = func() { rb.c.fetched() }
+	}
 	return rb
 }
 
@@ -160,6 +180,9 @@ func (w *worker) getBuf() *reqBuf {
 // peak memory forever.
 func (w *worker) putBuf(rb *reqBuf) {
 	rb.p.Reset()
+	rb.retry.Stop()
+	rb.c = nil
+	rb.method, rb.target = nil, nil
 	if len(w.bufs) < 1024 {
 		w.bufs = append(w.bufs, rb)
 	}
@@ -176,12 +199,6 @@ func (w *worker) accept(fd int) {
 	w.nextID++
 	c := &conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
 	c.timer.Func = c.onTimeout
-	c.retry.Func = c.onRetry
-	if w.srv.pool != nil {
-		// Made once per connection: a method value made per fetch would
-		// allocate.
-		c.fetchRun, c.fetchDone = c.runFetch, c.fetched
-	}
 	id, err := w.loop.Add(fd, c)
 	if err != nil {
 		w.sc.Close(fd)

@@ -11,9 +11,10 @@
 //     and call Parse again with the longer buffer (same prefix; the buffer
 //     may have been reallocated). The parser resumes where it stopped: it
 //     keeps the offset of the current line and how far that line has been
-//     searched for its LF, and validates each line once, when it is
-//     complete. A head arriving one byte per call therefore costs work
-//     linear in its length.
+//     searched for its LF, and validates each line when it is complete
+//     (scanning a line at most twice: once in one pass, and again only if
+//     that pass could not take it). A head arriving one byte per call
+//     therefore costs work linear in its length.
 //   - consumed, nil: a complete head occupied buf[:consumed]. [Request] says
 //     how the body is framed (none, Content-Length, or chunked). The parser
 //     never looks at body bytes; the caller must skip exactly the body (or

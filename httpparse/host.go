@@ -27,22 +27,20 @@ func validHost(b []byte, allowEmpty bool) bool {
 		}
 		i++
 	} else {
-		for ; i < len(b) && b[i] != ':'; i++ {
-			if !isRegNameChar[b[i]] {
+		for {
+			// One table load per byte of the usual host name; the
+			// loop stops at '%', at the ':' of a port, and at any
+			// byte that is not allowed.
+			for i < len(b) && isRegNamePlain[b[i]] {
+				i++
+			}
+			if i >= len(b) || b[i] != '%' {
+				break
+			}
+			if i+2 >= len(b) || !isHex[b[i+1]] || !isHex[b[i+2]] {
 				return false
 			}
-			if b[i] == '%' {
-				if i+2 >= len(b) {
-					return false
-				}
-				if _, ok := unhex(b[i+1]); !ok {
-					return false
-				}
-				if _, ok := unhex(b[i+2]); !ok {
-					return false
-				}
-				i += 2
-			}
+			i += 3
 		}
 		if i == 0 && !allowEmpty {
 			return false
@@ -52,7 +50,7 @@ func validHost(b []byte, allowEmpty bool) bool {
 		return true
 	}
 	if b[i] != ':' {
-		return false
+		return false // a byte outside reg-name, or a bad escape
 	}
 	for _, c := range b[i+1:] {
 		if c < '0' || c > '9' {

@@ -44,10 +44,14 @@ var isFieldVChar = func() (t [256]bool) {
 // about their decoding between components).
 var isTargetChar = makeTable(alphas + digits + "-._~" + "!$&'()*+,;=" + ":@/?%" + "[]|^{}")
 
-// isRegNameChar reports whether c may appear in a reg-name or IPv4address of
-// a uri-host (RFC 3986 §3.2.2): unreserved / pct-encoded / sub-delims. '%' is
-// checked for two hex digits by the scanner.
-var isRegNameChar = makeTable(alphas + digits + "-._~" + "!$&'()*+,;=" + "%")
+// isRegNamePlain reports whether c may appear as itself in a reg-name or
+// IPv4address of a uri-host (RFC 3986 §3.2.2): unreserved / sub-delims. The
+// third form, pct-encoded, is left to the scanner, which checks that '%' is
+// followed by two hex digits.
+var isRegNamePlain = makeTable(alphas + digits + "-._~" + "!$&'()*+,;=")
+
+// isHex reports whether c is a hex digit, as unhex does.
+var isHex = makeTable(digits + "abcdefABCDEF")
 
 // isIPLiteralChar reports whether c may appear between the brackets of an
 // IP-literal (RFC 3986 §3.2.2): IPv6address or IPvFuture, whose bytes are
@@ -95,8 +99,13 @@ func equalFold(b []byte, s string) bool {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
+		// Bytes that differ must be one letter in two cases: equal
+		// once bit 5 is set, and a letter then. Most bytes are equal,
+		// so they cost one compare.
+		if c, d := b[i], s[i]; c != d {
+			if f := c | 0x20; f != d|0x20 || f < 'a' || f > 'z' {
+				return false
+			}
 		}
 	}
 	return true

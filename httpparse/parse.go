@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 )
 
-// Parser states. The parser works line by line; a line is validated once,
-// when its LF has arrived, and the scan for that LF resumes where the last
-// call stopped, so a head delivered one byte per call costs linear work.
+// Parser states. The parser works line by line; a line is validated once
+// it has fully arrived, and the scan for its LF resumes where the last call
+// stopped, so a head delivered one byte per call costs linear work. (A line
+// is first offered to the one-pass scanners of scan.go, once; what they do
+// not take is scanned again here, which at most doubles the work.)
 //
 //	stLine   --request line--> stFields --blank line--> stLine (request done)
 //	stLine   --empty line-->   stLine   (RFC 9112 §2.2: skip leading CRLFs)
@@ -120,16 +122,44 @@ func (p *Parser) Parse(buf []byte, req *Request) (consumed int, err error) {
 		h.resumed = true // slices written by earlier calls may point elsewhere
 	}
 	lineStart, scan := h.lineStart, h.scan
+	b := buf[:window]
 	for {
-		i := -1
-		if scan < window {
-			i = bytes.IndexByte(buf[scan:window], '\n')
+		lf := -1 // the LF that ends the current line, once found
+		if scan == lineStart {
+			// A line not looked at before: let the one-pass scanners
+			// of scan.go take what they can (see there).
+			switch h.state {
+			case stLine:
+				if next := p.fastRequestLine(b, lineStart, &lim); next > 0 {
+					lineStart, scan = next, next
+					continue
+				}
+			case stFields:
+				next, e := p.fastFieldLines(b, lineStart, &lim, req)
+				if e != nil {
+					return 0, p.fail(e)
+				}
+				lineStart, scan = next, next
+				// They stop at the blank line, normally.
+				switch {
+				case next < len(b) && b[next] == '\n':
+					lf = next
+				case next+1 < len(b) && b[next] == '\r' && b[next+1] == '\n':
+					lf = next + 1
+				}
+			}
 		}
-		if i < 0 {
-			h.lineStart, h.scan = lineStart, max(scan, window)
-			return 0, p.pending(buf, &lim)
+		if lf < 0 {
+			i := -1
+			if scan < window {
+				i = bytes.IndexByte(buf[scan:window], '\n')
+			}
+			if i < 0 {
+				h.lineStart, h.scan = lineStart, max(scan, window)
+				return 0, p.pending(buf, &lim)
+			}
+			lf = scan + i
 		}
-		lf := scan + i
 		end := lf
 		if end > lineStart && buf[end-1] == '\r' {
 			end-- // CRLF; a bare LF is also a line end (RFC 9112 §2.2)

@@ -42,6 +42,15 @@ func (p *Parser) note(name, value []byte, vs span) *Error {
 // (RFC 9110 §7.6.1, RFC 9112 §9.3) in a comma-separated list, ignoring case
 // and every other option.
 func (p *Parser) noteConnection(v []byte) {
+	// Most requests carry one option and nothing else.
+	switch {
+	case equalFold(v, "keep-alive"):
+		p.h.connKeepAlive = true
+		return
+	case equalFold(v, "close"):
+		p.h.connClose = true
+		return
+	}
 	for len(v) > 0 {
 		var opt []byte
 		opt, v = nextElement(v)

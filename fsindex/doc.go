@@ -55,20 +55,29 @@
 //     locks. Fd is shared by every response sending the file, so it is read
 //     only at explicit offsets (pread, sendfile with an offset), never
 //     through its file position.
-//   - Goroutines. Open and Close are for the owner of the Index. Lookup and
-//     Release may be called by any goroutine, concurrently, each passing the
-//     *syscount.Counters it alone writes (normally its loop's; nil counts
-//     nothing). The system calls a call makes, including a close(2) that a
-//     Release or an eviction triggers, are counted on the counters passed to
-//     that call. Open's own calls (the root open and the openat2 probe) are
-//     uncounted.
+//   - Goroutines. Open and Close are for the owner of the Index. Lookup,
+//     LookupCached and Release may be called by any goroutine, concurrently,
+//     each passing the *syscount.Counters it alone writes (nil counts
+//     nothing): a loop's, or an I/O thread's. The system calls a call makes,
+//     including a close(2) that a Release or an eviction triggers, are
+//     counted on the counters passed to that call. An Entry may be released
+//     on another goroutine than the one that looked it up (epfs looks a miss
+//     up on an I/O thread and releases it on the loop), provided the hand-
+//     over orders the two, as a channel or a mutex does. Open's own calls
+//     (the root open and the openat2 probe) are uncounted.
+//   - Off the loop. A loop that must not block asks LookupCached first: it
+//     answers a fresh hit exactly as Lookup would, with no system call, and
+//     refuses (ok false, nothing taken) whatever would go to the disk: a
+//     miss, or an entry due for revalidation. The loop then has Lookup run
+//     on a thread that may block, with that thread's counters, and takes
+//     the result back. epfs does so on its I/O pool.
 //   - Cost. A hit on a fresh entry takes a shard's read lock, one atomic add
 //     for the reference, makes no system call and allocates nothing. A hit on
 //     an entry past its validity revalidates: openat2(O_PATH), fstat, close
 //     (three per precompressed suffix more when variants are on). A miss
 //     resolves, opens, fstats, reads a small file with pread, and probes the
 //     variants. All of it runs on the calling goroutine: a miss on a cold
-//     disk blocks it, as a small-file read must.
+//     disk blocks it, as a small-file read must (hence LookupCached).
 //   - Errors. With Failed the error is the bare errno (compare with ==), or
 //     ErrClosed after Close.
 //

@@ -126,26 +126,53 @@ func (x *Index) shardFor(path string) *shard {
 func (x *Index) Lookup(c *syscount.Counters, path string) (*Entry, Result, error) {
 	now := x.now()
 	sh := x.shardFor(path)
+	e, ok := x.hit(sh, path, now)
+	if ok {
+		return entryResult(e)
+	}
+	return x.lookupSlow(c, sh, path, e, now)
+}
+
+// LookupCached answers path from the cache alone, as Lookup would, but
+// only when that needs no system call: ok is true for a hit on a fresh
+// entry (or a fresh cached miss), with e and r what Lookup returns and e
+// holding one reference the same way. ok is false, with nothing taken,
+// when Lookup would go to the disk: a miss, or an entry past its validity
+// that must be revalidated. The caller may then call Lookup on another
+// goroutine (a thread that may block) with that goroutine's counters.
+//
+// It makes no system call, counts nothing, allocates nothing and never
+// retains path.
+func (x *Index) LookupCached(path string) (e *Entry, r Result, ok bool) {
+	e, ok = x.hit(x.shardFor(path), path, x.now())
+	if !ok {
+		return nil, Failed, false
+	}
+	e, r, _ = entryResult(e)
+	return e, r, true
+}
+
+// hit looks path up in its shard. If the entry is fresh it returns it with
+// ok, referenced for the caller when it holds a descriptor; otherwise it
+// returns the stale entry (or nil), unreferenced, for lookupSlow.
+func (x *Index) hit(sh *shard, path string, now int64) (e *Entry, ok bool) {
 	sh.mu.RLock()
-	e := sh.m[path]
-	if e != nil && x.fresh(e, now) {
-		if !e.used.Load() {
-			e.used.Store(true)
-		}
-		if e.result > Listing {
-			sh.mu.RUnlock()
-			return nil, e.result, nil
-		}
-		// Taken under the read lock: eviction needs the write lock, so
-		// the cache's own reference cannot be dropped before ours exists.
-		if e.counted() {
-			e.refs.Add(1)
-		}
+	e = sh.m[path]
+	if e == nil || !x.fresh(e, now) {
 		sh.mu.RUnlock()
-		return e, e.result, nil
+		return e, false
+	}
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
+	// Taken under the read lock: eviction needs the write lock, so the
+	// cache's own reference cannot be dropped before ours exists. Results
+	// past Listing carry no entry for the caller, hence no reference.
+	if e.result <= Listing && e.counted() {
+		e.refs.Add(1)
 	}
 	sh.mu.RUnlock()
-	return x.lookupSlow(c, sh, path, e, now)
+	return e, true
 }
 
 // fresh reports whether e may be used without going to the disk.

@@ -19,6 +19,7 @@ import (
 //
 //	idle   --first byte of a request-->           head
 //	head   --complete head: response planned-->   write
+//	head   --complete head, cache miss-->         write, parked: the lookup is on the I/O pool; lookedUp plans
 //	head   --malformed head: error planned-->     write (then close)
 //	write  --response done, bytes buffered-->     head  (pipelining: parse at once)
 //	write  --response done, nothing buffered-->   idle
@@ -87,8 +88,9 @@ type conn struct {
 	blocked  bool // the response is waiting for EPOLLOUT after EAGAIN (counts resumes)
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
-	parked   bool // the response's next range is cold: its Fetch is out (or waits for retry); do not step it
+	parked   bool // no response to step: its next range is cold (its Fetch is out, or waits for retry), or its lookup is out
 	fetching bool // the Fetch is out on the I/O pool: rb must not go back to the pool before fetched
+	looking  bool // the request's cache miss is being looked up on the I/O pool: no response is planned, and rb must not go back to the pool before lookedUp
 
 	discard int64 // request body bytes still to read and drop before the next request
 	linger  bool  // unread input may follow: close with a lingering close
@@ -291,25 +293,40 @@ func (c *conn) serve(consumed int) {
 	var e *fsindex.Entry
 	res := fsindex.NotFound
 	if req.MethodID == httpparse.MethodGET || req.MethodID == httpparse.MethodHEAD {
-		e, res, err = w.srv.index.Lookup(w.sc, bytesToString(path))
-		if res == fsindex.NotFound && w.srv.cfg.Fallback != "" {
-			e, res, err = w.srv.index.Lookup(w.sc, w.srv.cfg.Fallback)
-		}
-		if res == fsindex.Failed {
-			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
-				// Out of descriptors: the file may well exist, and a
-				// retry may succeed once connections close (503, as
-				// fsindex documents). No log line per request while it
-				// lasts: the openat2 EMFILE/ENFILE counters tell it.
-				c.rb.resp.PlanError(w.tw, 503, keepAlive)
-				return
+		if w.srv.pool == nil {
+			e, res, err = w.srv.lookup(w.sc, bytesToString(path))
+		} else {
+			var hit bool
+			e, res, hit = w.srv.lookupCached(bytesToString(path))
+			if !hit {
+				if c.lookupOnPool(path, keepAlive) {
+					return
+				}
+				e, res, err = w.srv.lookup(w.sc, bytesToString(path))
 			}
-			w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-			c.rb.resp.PlanError(w.tw, 500, keepAlive)
-			return
 		}
 	}
-	c.rb.resp.Plan(w.tw, req, path, query, e, res, keepAlive)
+	c.plan(path, query, e, res, err, keepAlive)
+}
+
+// plan plans the response to the request in w.req from what the lookup
+// of its decoded path returned.
+func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, err error, keepAlive bool) {
+	w := c.w
+	if res == fsindex.Failed {
+		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+			// Out of descriptors: the file may well exist, and a
+			// retry may succeed once connections close (503, as
+			// fsindex documents). No log line per request while it
+			// lasts: the openat2 EMFILE/ENFILE counters tell it.
+			c.rb.resp.PlanError(w.tw, 503, keepAlive)
+			return
+		}
+		w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
+		c.rb.resp.PlanError(w.tw, 500, keepAlive)
+		return
+	}
+	c.rb.resp.Plan(w.tw, &w.req, path, query, e, res, keepAlive)
 }
 
 // fail plans the error response to a request the parser refused. The byte
@@ -543,7 +560,8 @@ func (c *conn) close(why closeReason) {
 }
 
 // release drops the response's file reference, the buffer and the timers.
-// With a fetch out, the response keeps its entry until fetched runs.
+// With a fetch out, the response keeps its entry until fetched runs; with
+// a lookup out, lookedUp releases the entry the lookup took.
 func (c *conn) release() {
 	c.timer.Stop()
 	if c.rb == nil {
@@ -551,9 +569,10 @@ func (c *conn) release() {
 	}
 	c.rb.retry.Stop()
 	c.rb.resp.Reset(c.w.sc)
-	if c.fetching {
-		// The pool thread still reads into this response: the buffer goes
-		// when fetched runs.
+	if c.fetching || c.looking {
+		// A pool thread still reads into this response, or writes the
+		// lookup's answer into the buffer: the buffer goes when fetched
+		// or lookedUp runs.
 		return
 	}
 	c.w.putBuf(c.rb)

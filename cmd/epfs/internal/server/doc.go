@@ -13,6 +13,18 @@
 // request already buffered, which edge triggering would never announce
 // again.
 //
+// The disk's blocking work goes to the I/O pool (--io-threads, poller/iopool)
+// while the connection waits parked: no reads from its socket, readiness
+// remembered, the write timer running. Two kinds: a cold file range, which
+// transmit's probe found out of the page cache (park, fetched), and a
+// lookup that is not a fresh fsindex hit (lookup_linux.go: lookupOnPool,
+// runLookup on the pool thread with that thread's counters, lookedUp on
+// the loop, which plans the response). A fresh hit stays on the loop and
+// makes no system call. When the pool's queue is full a cold range is
+// probed again after a short timer and a lookup is done on the loop. A
+// connection closed while the pool works for it keeps its request buffer
+// until the pool's done runs, which releases what the work took.
+//
 // Contract with the command line: Config is filled from flags and checked
 // once by Validate; New binds everything and fails with a clear error
 // (root missing, address in use) before anything is served; Run serves until

@@ -28,6 +28,7 @@ type collector struct {
 
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
+	lookupHanded, lookupFull           *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -52,14 +53,16 @@ func newCollector(s *Server) *collector {
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
 
-		probes:     d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
-		ioHanded:   d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
-		ioFull:     d("io_queue_full_total", "Cold file ranges the full I/O queue refused; the connection probed again later.", "loop"),
-		ioCopies:   d("io_copies_total", "Cold ranges read into the response's buffer by the pool, after faulting them in did not keep them resident.", "loop"),
-		ioWait:     d("io_wait_seconds", "How long connections waited for the I/O pool, from handing a range over to sending again.", "loop"),
-		ioQueue:    d("io_queue_length", "Cold ranges waiting for an I/O thread now."),
-		ioSyscalls: d("io_syscalls_total", "System calls made by the I/O pool's threads, by thread, syscall and result.", "thread", "syscall", "result"),
-		ioTID:      d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
+		probes:       d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
+		ioHanded:     d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
+		ioFull:       d("io_queue_full_total", "Cold file ranges the full I/O queue refused; the connection probed again later.", "loop"),
+		ioCopies:     d("io_copies_total", "Cold ranges read into the response's buffer by the pool, after faulting them in did not keep them resident.", "loop"),
+		ioWait:       d("io_wait_seconds", "How long connections waited for the I/O pool, from handing a range over to sending again.", "loop"),
+		ioQueue:      d("io_queue_length", "Cold ranges waiting for an I/O thread now."),
+		ioSyscalls:   d("io_syscalls_total", "System calls made by the I/O pool's threads, by thread, syscall and result.", "thread", "syscall", "result"),
+		lookupHanded: d("io_lookups_total", "Cache misses and stale entries (openat2, fstat, small-file reads, listings) looked up on the I/O pool instead of the loop.", "loop"),
+		lookupFull:   d("io_lookup_queue_full_total", "Cache misses looked up on the loop because the I/O queue was full.", "loop"),
+		ioTID:        d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
 	}
 }
 
@@ -67,7 +70,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull} {
 		ch <- d
 	}
 }
@@ -164,6 +167,8 @@ func (c *collector) collectIO(ch chan<- prometheus.Metric, w *worker, loop strin
 	counter(c.ioHanded, ls.ioHanded.Load(), loop)
 	counter(c.ioFull, ls.ioFull.Load(), loop)
 	counter(c.ioCopies, w.tw.Stat(transmit.FetchCopies), loop)
+	counter(c.lookupHanded, ls.lookupHanded.Load(), loop)
+	counter(c.lookupFull, ls.lookupFull.Load(), loop)
 	buckets := make(map[float64]uint64, len(ioWaitBounds))
 	var cum uint64
 	for i, b := range ioWaitBounds {

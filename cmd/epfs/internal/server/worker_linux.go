@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/poller/iopool"
@@ -54,17 +55,19 @@ type worker struct {
 // counters: written by the loop only (an atomic load and store, no lock
 // prefix), read by anyone.
 type loopStats struct {
-	requests  atomic.Uint64                        // request heads parsed or refused
-	responses [6]atomic.Uint64                     // by status class: [2] is 2xx; [0] unused
-	closed    [numCloseReasons]atomic.Uint64       // connections closed, by reason
-	rejected  atomic.Uint64                        // connections refused with 503 at --max-conns or while draining
-	resumes   atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
-	ioHanded  atomic.Uint64                        // cold ranges handed to the I/O pool
-	ioFull    atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
-	ioWaitNs  atomic.Uint64                        // time connections waited for the pool, summed, in nanoseconds
-	ioWaits   [len(ioWaitBounds) + 1]atomic.Uint64 // the same waits by duration: bucket i is at most ioWaitBounds[i]; the last is longer
-	open      atomic.Int64                         // connections open now
-	forced    atomic.Bool                          // the shutdown timeout closed responses in flight
+	requests     atomic.Uint64                        // request heads parsed or refused
+	responses    [6]atomic.Uint64                     // by status class: [2] is 2xx; [0] unused
+	closed       [numCloseReasons]atomic.Uint64       // connections closed, by reason
+	rejected     atomic.Uint64                        // connections refused with 503 at --max-conns or while draining
+	resumes      atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
+	ioHanded     atomic.Uint64                        // cold ranges handed to the I/O pool
+	ioFull       atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
+	lookupHanded atomic.Uint64                        // cache misses looked up on the I/O pool
+	lookupFull   atomic.Uint64                        // cache misses looked up on the loop because the I/O queue was full
+	ioWaitNs     atomic.Uint64                        // time connections waited for the pool, summed, in nanoseconds
+	ioWaits      [len(ioWaitBounds) + 1]atomic.Uint64 // the same waits by duration: bucket i is at most ioWaitBounds[i]; the last is longer
+	open         atomic.Int64                         // connections open now
+	forced       atomic.Bool                          // the shutdown timeout closed responses in flight
 }
 
 // inc adds one to a counter that only the calling loop writes.
@@ -90,6 +93,17 @@ type reqBuf struct {
 	parkedAt  time.Time            // when the response was handed to the I/O pool
 	fetchRun  func(*iopool.Thread) // rb.runFetch and rb.fetched, made once per buffer
 	fetchDone func()
+
+	// A cache miss looked up on the I/O pool (see lookupOnPool). path
+	// and keepAlive are written by the loop before the hand-over; entry,
+	// res and err by the pool thread, read by the loop in lookedUp.
+	path      []byte // the decoded path, copied out of the loop's pathBuf
+	keepAlive bool   // what serve decided, before a shutdown that may start meanwhile
+	entry     *fsindex.Entry
+	res       fsindex.Result
+	err       error
+	lookRun   func(*iopool.Thread) // rb.runLookup and rb.lookedUp, made once per buffer
+	lookDone  func()
 }
 
 // lingerTime and lingerBytes bound a lingering close (RFC 9112 §9.6).
@@ -171,6 +185,9 @@ func (w *worker) getBuf() *reqBuf {
 	if w.srv.pool != nil {
 		rb.fetchRun = rb.runFetch
 		rb.fetchDone = func() { rb.c.fetched() }
+		s := w.srv
+		rb.lookRun = func(t *iopool.Thread) { rb.runLookup(s, t) }
+		rb.lookDone = func() { rb.c.lookedUp() }
 	}
 	return rb
 }

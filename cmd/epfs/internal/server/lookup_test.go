@@ -1,0 +1,182 @@
+//go:build linux
+
+package server
+
+import (
+	"os"
+	"testing"
+
+	"github.com/epfs/epfs/poller/iopool"
+	"github.com/epfs/epfs/poller/syscount"
+)
+
+// poolCalls sums syscall s over the pool's threads.
+func (r *running) poolCalls(s syscount.Syscall) uint64 {
+	var n uint64
+	for i := range r.pool.Threads() {
+		n += r.pool.Counters(i).Total(s)
+	}
+	return n
+}
+
+// lookups returns loop 0's counts of lookups handed to the pool and done
+// on the loop because the queue was full.
+func (r *running) lookups(t testing.TB) (handed, full uint64) {
+	r.onLoop(t, 0, func(w *worker) { handed, full = w.stats.lookupHanded.Load(), w.stats.lookupFull.Load() })
+	return handed, full
+}
+
+// With a pool, a cache miss is looked up on a pool thread: the loop makes
+// no openat2 or fstat for it, the pool's counters show them. The repeated
+// request is a hit, answered on the loop without a file system call and
+// without the pool. A --fallback miss goes the same way.
+func TestMissLookedUpOnPool(t *testing.T) {
+	r := start(t, Config{Root: testRoot(t, false), Fallback: "/hello.txt"})
+	c := dialRaw(t, r.addr)
+	fileCalls := []syscount.Syscall{syscount.Openat2, syscount.Openat, syscount.Fstat, syscount.Pread, syscount.Close}
+	for _, path := range []string{"/large.bin", "/small.bin", "/nothing-here"} {
+		before := r.loopCounters(t)
+		poolOpens := r.poolCalls(syscount.Openat2) + r.poolCalls(syscount.Openat)
+		handed, _ := r.lookups(t)
+		c.roundTrip(t, get(path), 200)
+		d := r.loopCounters(t).Sub(before)
+		for _, s := range fileCalls {
+			if n := d.Total(s); n != 0 {
+				t.Errorf("%s, a miss: %d %v on the loop, want 0", path, n, s)
+			}
+		}
+		if got := r.poolCalls(syscount.Openat2) + r.poolCalls(syscount.Openat); got == poolOpens {
+			t.Errorf("%s, a miss: no open on the pool's threads", path)
+		}
+		if h, f := r.lookups(t); h != handed+1 || f != 0 {
+			t.Errorf("%s, a miss: %d lookups handed to the pool (want %d), %d done on the loop for a full queue (want 0)", path, h, handed+1, f)
+		}
+
+		// Again: a hit.
+		before = r.loopCounters(t)
+		poolBefore := r.poolCalls(syscount.Openat2) + r.poolCalls(syscount.Fstat)
+		handed, _ = r.lookups(t)
+		c.roundTrip(t, get(path), 200)
+		d = r.loopCounters(t).Sub(before)
+		for _, s := range fileCalls {
+			if n := d.Total(s); n != 0 {
+				t.Errorf("%s, a hit: %d %v on the loop, want 0", path, n, s)
+			}
+		}
+		if h, _ := r.lookups(t); h != handed {
+			t.Errorf("%s, a hit: handed to the pool", path)
+		}
+		if got := r.poolCalls(syscount.Openat2) + r.poolCalls(syscount.Fstat); got != poolBefore {
+			t.Errorf("%s, a hit: the pool made %d file calls", path, got-poolBefore)
+		}
+	}
+}
+
+// With --io-threads 0 there is no pool: misses are looked up on the loop,
+// as before.
+func TestMissWithoutPoolOnLoop(t *testing.T) {
+	r := start(t, Config{Root: testRoot(t, false), IOThreads: -1})
+	c := dialRaw(t, r.addr)
+	before := r.loopCounters(t)
+	c.roundTrip(t, get("/large.bin"), 200)
+	d := r.loopCounters(t).Sub(before)
+	if d.Total(syscount.Openat2)+d.Total(syscount.Openat) == 0 || d.Total(syscount.Fstat) == 0 {
+		t.Errorf("a miss without a pool: %d openat2, %d openat, %d fstat on the loop; want the lookup there",
+			d.Total(syscount.Openat2), d.Total(syscount.Openat), d.Total(syscount.Fstat))
+	}
+	before = r.loopCounters(t)
+	c.roundTrip(t, get("/large.bin"), 200)
+	d = r.loopCounters(t).Sub(before)
+	if n := d.Total(syscount.Openat2) + d.Total(syscount.Openat) + d.Total(syscount.Fstat); n != 0 {
+		t.Errorf("a hit without a pool: %d file calls on the loop, want 0", n)
+	}
+}
+
+// blockPool occupies every pool thread with a task that waits for the
+// returned function, and then fills the queue when fill is set.
+func blockPool(t *testing.T, r *running, fill bool) (unblock func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	started := make(chan struct{}, r.pool.Threads())
+	block := func(*iopool.Thread) { started <- struct{}{}; <-gate }
+	noop := func() {}
+	for range r.pool.Threads() {
+		if !r.pool.Submit(r.workers[0].loop, block, noop) {
+			t.Fatal("pool refused a task")
+		}
+	}
+	for range r.pool.Threads() {
+		<-started
+	}
+	if fill {
+		for r.pool.Submit(r.workers[0].loop, func(*iopool.Thread) {}, noop) {
+		}
+	}
+	return func() { close(gate) }
+}
+
+// When the queue is full the miss is looked up on the loop at once, and
+// counted.
+func TestMissOnLoopWhenQueueFull(t *testing.T) {
+	r := start(t, Config{Root: testRoot(t, false)})
+	unblock := blockPool(t, r, true)
+	defer unblock()
+	c := dialRaw(t, r.addr)
+	before := r.loopCounters(t)
+	c.roundTrip(t, get("/large.bin"), 200)
+	d := r.loopCounters(t).Sub(before)
+	if d.Total(syscount.Openat2)+d.Total(syscount.Openat) == 0 {
+		t.Errorf("a miss with the queue full: no open on the loop")
+	}
+	if h, f := r.lookups(t); h != 0 || f != 1 {
+		t.Errorf("%d lookups handed, %d done on the loop for a full queue; want 0 and 1", h, f)
+	}
+}
+
+// A connection closed while its lookup is out (here by the shutdown
+// timeout's closeAll, on the loop) leaks nothing: the lookup's done finds
+// it closed and releases the entry it took, so once the server has
+// stopped every descriptor it opened is closed.
+func TestClosedWhileLookupOut(t *testing.T) {
+	root := testRoot(t, false)
+	baseline := openFds(t)
+	r := start(t, Config{Root: root})
+	unblock := blockPool(t, r, false)
+	c := dialRaw(t, r.addr)
+	if err := c.send(get("/large.bin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lookup handed to the pool", func() bool { h, _ := r.lookups(t); return h == 1 })
+	r.onLoop(t, 0, func(w *worker) {
+		var n int
+		for k := w.conns.head; k != nil; k = k.next {
+			if !k.looking || !k.parked || k.rb == nil {
+				t.Errorf("connection with its lookup out: looking %v, parked %v, buffer %v", k.looking, k.parked, k.rb != nil)
+			}
+			n++
+		}
+		if n != 1 {
+			t.Errorf("%d connections, want 1", n)
+		}
+		w.closeAll()
+	})
+	if _, err := c.readAll(); err != nil {
+		t.Errorf("client after the close: %v", err)
+	}
+	c.close()
+	unblock()
+	r.stop(t)
+	if got := openFds(t); got != baseline {
+		t.Errorf("%d descriptors open after the server stopped, want %d as before it started", got, baseline)
+	}
+}
+
+// openFds counts this process's open descriptors.
+func openFds(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents) - 1 // ReadDir's own
+}

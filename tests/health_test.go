@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,11 +100,21 @@ func (w *watched) sample(t *testing.T) (rest, int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	admin := adminSockets(t, w.cmd.Process.Pid, w.admin)
 	n := 0
 	for _, fd := range fds {
-		// The Go runtime (1.25+) opens the cgroup CPU limit files when it
-		// first updates GOMAXPROCS and keeps them: not the server's.
-		if target, err := os.Readlink(dir + "/" + fd.Name()); err != nil || !strings.HasPrefix(target, "/sys/fs/cgroup/") {
+		target, err := os.Readlink(dir + "/" + fd.Name())
+		switch {
+		case err != nil:
+			n++
+		case strings.HasPrefix(target, "/sys/fs/cgroup/"):
+			// The Go runtime (1.25+) opens the cgroup CPU limit files when
+			// it first updates GOMAXPROCS and keeps them: not the server's.
+		case admin[target]:
+			// A connection of the admin listener, such as the scrape that
+			// just asked for /metrics, which the server may not have
+			// closed yet: the test's own, not the serving path's.
+		default:
 			n++
 		}
 	}
@@ -194,4 +206,36 @@ func metric(fams map[string]*dto.MetricFamily, name string, labels ...string) fl
 func noLeaks(t *testing.T) {
 	opts := []goleak.Option{goleak.IgnoreCurrent()}
 	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+}
+
+// adminSockets returns the "socket:[inode]" names of the server's
+// connections to its admin listener (the port of adminURL), read from
+// /proc/PID/net/tcp and tcp6: those are the test's scrapes, not clients.
+func adminSockets(t *testing.T, pid int, adminURL string) map[string]bool {
+	t.Helper()
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(":%04X", port)
+	out := map[string]bool{}
+	for _, name := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, name))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			// local_address is field 1, st field 3 (0A is LISTEN, which
+			// the listener's own descriptor is and stays), inode field 9.
+			if len(f) > 9 && strings.HasSuffix(f[1], want) && f[3] != "0A" {
+				out["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	return out
 }

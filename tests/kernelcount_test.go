@@ -167,6 +167,17 @@ func checkAgainstKernel(t *testing.T, tr kernelTracer) bool {
 			if name == "epoll_wait" {
 				tol = 2
 			}
+			// A call interrupted by a signal (the Go runtime preempts a
+			// running thread with SIGURG) and restarted by the kernel
+			// (ERESTARTSYS under SA_RESTART) enters twice: the tool sees
+			// one more call, and it failed, while epfs's wrapper made one
+			// call and saw its result. Only that shape is forgiven, a few
+			// times: extra calls that are exactly extra failures.
+			if d := k.calls - e.calls; d > 0 && d <= 3 && k.errors-e.errors == d {
+				t.Logf("%s on tid %d: %d call(s) restarted after a signal (the kernel saw them enter twice)", name, tid, d)
+				e.calls += d
+				e.errors += d
+			}
 			if name == "write" && strings.HasPrefix(loop, "io") {
 				if d := k.calls - e.calls; d < 0 || d > tasks {
 					t.Errorf("I/O thread %s (tid %d): epfs counted %d write, the kernel saw %d; want at most %d more (one wakeup per task handed back)", loop, tid, e.calls, k.calls, tasks)
@@ -495,6 +506,11 @@ func parsePerfStat(s string) (threadCounts, map[string]int64, error) {
 		}
 		dash := strings.LastIndexByte(f[0], '-')
 		tid, err1 := strconv.Atoi(f[0][dash+1:])
+		if f[1] == "<not counted>" {
+			// The counter was never scheduled on that thread while
+			// counting was on: the thread made no such call.
+			f[1] = "0"
+		}
 		n, err2 := strconv.ParseInt(f[1], 10, 64)
 		if dash < 0 || err1 != nil || err2 != nil {
 			return nil, nil, fmt.Errorf("perf stat line %q", line)

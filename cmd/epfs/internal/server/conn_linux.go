@@ -557,6 +557,10 @@ func (c *conn) close(why closeReason) {
 	w.stats.open.Store(w.stats.open.Load() - 1)
 	w.loop.Close(c.id)
 	w.stopIfDrained()
+	// Nothing reaches c any more: its registration ended (a late event
+	// carries the old generation), its timers are stopped, and the
+	// callers above in this stack only read its state.
+	w.freeConn(c)
 }
 
 // release drops the response's file reference, the buffer and the timers.

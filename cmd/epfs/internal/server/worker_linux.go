@@ -28,9 +28,10 @@ type worker struct {
 	acceptors []poller.ID
 	own       []*poller.Listener // this loop's SO_REUSEPORT sockets, closed when it drains
 
-	req     httpparse.Request // the request being planned; one per loop is enough
-	pathBuf []byte            // decoded path of that request
-	bufs    []*reqBuf         // free read buffers
+	req       httpparse.Request // the request being planned; one per loop is enough
+	pathBuf   []byte            // decoded path of that request
+	bufs      []*reqBuf         // free read buffers
+	freeConns []*conn           // closed connection structs, reused by accept
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
@@ -192,6 +193,30 @@ func (w *worker) getBuf() *reqBuf {
 	return rb
 }
 
+// newConn takes a connection struct from the loop's free list, or makes
+// one. Reusing them keeps a server under a stream of short connections from
+// allocating per connection, and so its heap (and resident size) steady.
+func (w *worker) newConn() *conn {
+	if n := len(w.freeConns); n > 0 {
+		c := w.freeConns[n-1]
+		w.freeConns = w.freeConns[:n-1]
+		return c
+	}
+	c := &conn{w: w}
+	c.timer.Func = c.onTimeout // made once per struct: a method value allocates
+	return c
+}
+
+// freeConn puts a closed connection on the free list, unless something
+// still holds it: a fetch or lookup out on the I/O pool completes into its
+// connection later, and must find it closed, not reused.
+func (w *worker) freeConn(c *conn) {
+	if c.fetching || c.looking || len(w.freeConns) >= 1024 {
+		return
+	}
+	w.freeConns = append(w.freeConns, c)
+}
+
 // putBuf returns a buffer to the pool. The pool keeps at most 1024 buffers;
 // beyond that they go to the garbage collector, so a burst does not pin its
 // peak memory forever.
@@ -214,8 +239,10 @@ func (w *worker) accept(fd int) {
 		return
 	}
 	w.nextID++
-	c := &conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
-	c.timer.Func = c.onTimeout
+	c := w.newConn()
+	onTimeout := c.timer.Func
+	*c = conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
+	c.timer.Func = onTimeout
 	id, err := w.loop.Add(fd, c)
 	if err != nil {
 		w.sc.Close(fd)

@@ -41,6 +41,7 @@ type Summary struct {
 	P99us       Spread `json:"p99_us"`
 	CPUusPerReq Spread `json:"cpu_us_per_request"`
 	CPUmsPerGiB Spread `json:"cpu_ms_per_gib"`
+	ColdMiBps   Spread `json:"cold_mib_per_sec"`
 }
 
 // Goal is one target from the issue and whether this run met it.
@@ -102,6 +103,11 @@ func (r *Results) summarise() {
 			P99us:       pick(func(s Sample) Num { return s.P99us }),
 			CPUusPerReq: pick(func(s Sample) Num { return s.CPUusPerReq }),
 			CPUmsPerGiB: pick(func(s Sample) Num { return s.CPUmsPerGiB }),
+		}
+		if k.mode == coldMode {
+			sum.ColdMiBps = pick(func(s Sample) Num { return s.ColdMiBps })
+		} else {
+			sum.ColdMiBps = spreadOf(nil)
 		}
 		for _, s := range ss {
 			sum.Errors += s.Errors
@@ -282,6 +288,10 @@ func (r *Results) markdown() string {
 			continue
 		}
 		fmt.Fprintf(&b, "### %s\n\n", modeTitle(m))
+		if m.Cold {
+			r.coldTable(&b, m.Name, wls[0])
+			continue
+		}
 		var sweep []workload
 		for _, w := range wls {
 			if m.Name == pinned && strings.HasPrefix(w.Name, "1KiB c") && w.Name != wl1K {
@@ -300,11 +310,13 @@ func (r *Results) markdown() string {
 	}
 	r.syscallTable(&b)
 	r.idleTable(&b)
-	b.WriteString("### Goals (epfs, medians of this run, one core each)\n\n| goal | measured | |\n|---|---|---|\n")
-	for _, g := range r.Goals {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Measured, g.Status)
+	if len(r.workloads[pinned]) > 0 {
+		b.WriteString("### Goals (epfs, medians of this run, one core each)\n\n| goal | measured | |\n|---|---|---|\n")
+		for _, g := range r.Goals {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Measured, g.Status)
+		}
+		b.WriteString("\n")
 	}
-	b.WriteString("\n")
 	if len(r.Notes) > 0 {
 		b.WriteString("### Notes from the run\n\n")
 		for _, n := range r.Notes {
@@ -317,6 +329,9 @@ func (r *Results) markdown() string {
 
 func modeTitle(m mode) string {
 	switch {
+	case m.Cold:
+		return fmt.Sprintf("Cold-cache mix: %d clients each download a different %d MiB file, evicted before every download, while wrk drives %s; server on CPU %s (1 loop / 1 worker / GOMAXPROCS=1), wrk -t%d and the downloaders on CPU %s",
+			coldDownloads, coldFileSize>>20, "1 KiB on 64 keep-alive connections", m.ServerCPU, m.WrkThreads, m.WrkCPU)
 	case m.AccessLog:
 		return "Access log to a file (epfs and nginx), pinned as above"
 	case m.ServerCPU != "":
@@ -326,6 +341,22 @@ func modeTitle(m mode) string {
 		return fmt.Sprintf("Whole machine, unpinned: --loops %d, nginx %d workers, GOMAXPROCS=%d, wrk -t%d",
 			m.Workers, m.Workers, m.Workers, m.WrkThreads)
 	}
+}
+
+// coldTable is the cold mix: the hot requests' latency and rate, and the
+// downloads' rate, per server. "epfs" runs --io-threads 2, "epfs io0"
+// --io-threads 0; "nginx aio" has `aio threads;`.
+func (r *Results) coldTable(b *strings.Builder, mode string, w workload) {
+	b.WriteString("| server | hot p50 µs (min–max) | hot p99 µs (min–max) | hot req/s (min–max) | cold MiB/s (min–max) |\n|---|---|---|---|---|\n")
+	for _, srv := range coldServers {
+		s := r.find(mode, w.Name, srv)
+		if s == nil {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", srv, spreadCell(s.P50us, thousands),
+			spreadCell(s.P99us, thousands), spreadCell(s.RPS, thousands), spreadCell(s.ColdMiBps, thousands))
+	}
+	b.WriteString("\n")
 }
 
 func (r *Results) requestTable(b *strings.Builder, mode string, w workload) {

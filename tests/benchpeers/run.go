@@ -30,6 +30,7 @@ type Sample struct {
 	P99us       Num    `json:"p99_us"`
 	CPUusPerReq Num    `json:"cpu_us_per_request"`
 	CPUmsPerGiB Num    `json:"cpu_ms_per_gib"`
+	ColdMiBps   Num    `json:"cold_mib_per_sec,omitempty"` // the cold mix's downloads
 }
 
 // variantFor is what the ceiling responder must be started with to answer

@@ -23,6 +23,12 @@ const (
 	srvNetHTTP  = "net/http"
 	srvFastHTTP = "fasthttp"
 	srvCeiling  = "ceiling"
+
+	// The cold-mix mode's variants (cold.go): epfs without its I/O pool,
+	// and nginx with `aio threads;` (sendfile's reads done on nginx's
+	// thread pool).
+	srvEpfsNoPool = "epfs io0"
+	srvNginxAIO   = "nginx aio"
 )
 
 // allServers is the default set and order.
@@ -36,6 +42,7 @@ type mode struct {
 	WrkCPU     string // taskset CPU list for wrk; "" leaves it free
 	WrkThreads int
 	AccessLog  bool // epfs and nginx log every request to a file
+	Cold       bool // the cold-mix mode: epfs gets an explicit --io-threads
 }
 
 // bench holds what every server start needs: the built programs, the
@@ -82,7 +89,8 @@ http {
     keepalive_timeout 300s;
     open_file_cache max=1000 inactive=300s;
     open_file_cache_valid 300s;
-    {{if .AccessLog}}access_log {{.Dir}}/access.log combined buffer=64k flush=1s;{{else}}access_log off;{{end}}
+    {{if .AIO}}aio threads;
+    {{end}}{{if .AccessLog}}access_log {{.Dir}}/access.log combined buffer=64k flush=1s;{{else}}access_log off;{{end}}
     client_body_temp_path {{.Dir}}/body;
     proxy_temp_path {{.Dir}}/proxy;
     fastcgi_temp_path {{.Dir}}/fastcgi;
@@ -117,25 +125,32 @@ func (b *bench) startServer(name, variant string, m mode) (*server, error) {
 	var args []string
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(m.Workers))
 	switch name {
-	case srvEpfs:
+	case srvEpfs, srvEpfsNoPool:
 		accessLog := "off"
 		if m.AccessLog {
 			accessLog = filepath.Join(dir, "access.log")
 		}
-		args = []string{b.bins[name], "serve", "--root", b.root, "--listen", "127.0.0.1:0",
+		args = []string{b.bins[srvEpfs], "serve", "--root", b.root, "--listen", "127.0.0.1:0",
 			"--loops", strconv.Itoa(m.Workers), "--access-log", accessLog}
+		switch {
+		case name == srvEpfsNoPool:
+			args = append(args, "--io-threads", "0")
+		case m.Cold:
+			args = append(args, "--io-threads", "2")
+		}
 	case srvNetHTTP, srvFastHTTP:
 		args = []string{b.bins[name], "-root", b.root, "-listen", "127.0.0.1:0"}
-	case srvNginx:
+	case srvNginx, srvNginxAIO:
 		if s.Addr, err = freeAddr(); err != nil {
 			return nil, err
 		}
 		conf := filepath.Join(dir, "nginx.conf")
 		if err := writeTemplate(conf, nginxConf, map[string]any{"Workers": m.Workers,
-			"Dir": dir, "Addr": s.Addr, "Root": b.root, "AccessLog": m.AccessLog}); err != nil {
+			"Dir": dir, "Addr": s.Addr, "Root": b.root, "AccessLog": m.AccessLog,
+			"AIO": name == srvNginxAIO}); err != nil {
 			return nil, err
 		}
-		args = []string{b.bins[name], "-p", dir, "-c", conf}
+		args = []string{b.bins[srvNginx], "-p", dir, "-c", conf}
 	case srvCeiling:
 		if s.Addr, err = freeAddr(); err != nil {
 			return nil, err
@@ -225,7 +240,7 @@ func (s *server) waitReady(addrc <-chan string, m mode, logName string) error {
 		}
 	}
 	s.pids = []int{s.cmd.Process.Pid}
-	if s.Name != srvNginx {
+	if s.Name != srvNginx && s.Name != srvNginxAIO {
 		return nil
 	}
 	for {

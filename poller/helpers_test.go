@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/pollertest"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,42 +24,12 @@ func socketpair(t *testing.T) (a, b int) {
 	return fds[0], fds[1]
 }
 
-// startLoop runs a new loop and stops it at the end of the test.
-func startLoop(t *testing.T) *poller.Loop {
-	t.Helper()
-	l, err := poller.New(poller.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- l.Run() }()
-	t.Cleanup(func() {
-		l.Stop()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("loop did not stop within 10s")
-		}
-	})
-	return l
-}
-
-// on runs fn on the loop's goroutine and waits for it.
-func on(t *testing.T, l *poller.Loop, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := l.Submit(func() { fn(); close(done) }); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("submitted function did not run within 10s")
-	}
-}
+// startLoop and on are pollertest's Start and On, under the names these
+// tests use.
+var (
+	startLoop = pollertest.Start
+	on        = pollertest.On
+)
 
 // openFDs counts this process's open descriptors.
 func openFDs(t *testing.T) int {

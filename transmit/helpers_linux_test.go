@@ -17,46 +17,17 @@ import (
 	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/poller/pollertest"
 	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
 )
 
-// startLoop runs a new loop and stops it at the end of the test.
-func startLoop(t testing.TB) *poller.Loop {
-	t.Helper()
-	l, err := poller.New(poller.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- l.Run() }()
-	t.Cleanup(func() {
-		l.Stop()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("loop did not stop within 10s")
-		}
-	})
-	return l
-}
-
-// on runs fn on the loop's goroutine and waits for it.
-func on(t testing.TB, l *poller.Loop, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	if err := l.Submit(func() { fn(); close(done) }); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("submitted function did not run within 20s")
-	}
-}
+// startLoop and on are pollertest's Start and On, under the names these
+// tests use.
+var (
+	startLoop = pollertest.Start
+	on        = pollertest.On
+)
 
 // tcpPair returns a loopback TCP connection: the server side as a raw
 // nonblocking descriptor the caller owns, and the client side as a net.Conn.

@@ -6,8 +6,9 @@
 // # Contract
 //
 //   - One wrapper, one syscall. A wrapper makes exactly the call it is named
-//     after, so a trace reads like strace(1). The only loop inside a wrapper is
-//     the EINTR retry, and every interrupted attempt is counted as EINTR before
+//     after, so a trace reads like strace(1). The only loop around a call is
+//     the EINTR retry, in one helper (retry) that every retrying wrapper
+//     goes through, and every interrupted attempt is counted as EINTR before
 //     the next one is made. Close is never retried: after close(2) returns
 //     EINTR the descriptor is already gone, and a second close could release
 //     a descriptor another thread has just been given (close(2), NOTES).

@@ -17,20 +17,9 @@ func (c *Counters) Sendto(fd int, p []byte, flags int) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	for {
-		sp := c.begin()
-		r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0)
-		err := errnoErr(e)
-		n := int(r)
-		if err != nil {
-			n = 0
-		}
-		c.end(sp, Sendto, fd, 0, len(p), n, err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesWritten, uint64(n))
-			}
-			return n, err
-		}
-	}
+	n, err := c.retry(Sendto, fd, 0, len(p), func() (int, error) {
+		return rawResult(unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(flags), 0, 0))
+	})
+	c.moved(BytesWritten, n)
+	return n, err
 }

@@ -45,6 +45,38 @@ func (c *Counters) end(sp span, s Syscall, fd int, off int64, count, ret int, er
 	(*sp.fn)(r)
 }
 
+// retry makes the call do and, only after EINTR, makes it again: the one
+// place an interrupted call is retried (Go's runtime interrupts threads with
+// SIGURG to preempt goroutines, and SA_RESTART does not cover every call;
+// see signal(7)). Each attempt is counted and traced on its own, so an
+// EINTR shows in the counters even though the caller never sees it. do
+// returns the call's count, 0 when it failed.
+func (c *Counters) retry(s Syscall, fd int, off int64, count int, do func() (int, error)) (int, error) {
+	for {
+		sp := c.begin()
+		n, err := do()
+		c.end(sp, s, fd, off, count, n, err)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// moved adds n to the byte tally e when a call moved bytes.
+func (c *Counters) moved(e Event, n int) {
+	if n > 0 {
+		c.Add(e, uint64(n))
+	}
+}
+
+// rawResult turns what unix.Syscall returns into a count and an error.
+func rawResult(r, _ uintptr, e unix.Errno) (int, error) {
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
 // EpollWait waits for events on epfd for at most msec milliseconds (-1: no
 // limit). EINTR is not retried here: an interrupted wait returns 0 events and
 // the loop recomputes its timeout, exactly as after a timeout.
@@ -76,50 +108,29 @@ func (c *Counters) EpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
 // sockaddr on every call, and the serving path does not need one
 // (getpeername(2) can fetch it where a log does).
 func (c *Counters) Accept4(fd int, flags int) (int, error) {
-	for {
-		sp := c.begin()
-		r, _, e := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0)
-		err := errnoErr(e)
-		c.end(sp, Accept4, fd, 0, 0, int(r), err)
-		if err != unix.EINTR {
-			if err != nil {
-				return -1, err
-			}
-			c.Add(Accepted, 1)
-			return int(r), nil
-		}
+	nfd, err := c.retry(Accept4, fd, 0, 0, func() (int, error) {
+		return rawResult(unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0))
+	})
+	if err != nil {
+		return -1, err
 	}
+	c.Add(Accepted, 1)
+	return nfd, nil
 }
 
 // Read reads from fd into p.
 func (c *Counters) Read(fd int, p []byte) (int, error) {
-	for {
-		sp := c.begin()
-		n, err := unix.Read(fd, p)
-		c.end(sp, Read, fd, 0, len(p), n, err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesRead, uint64(n))
-			}
-			return n, err
-		}
-	}
+	n, err := c.retry(Read, fd, 0, len(p), func() (int, error) { return unix.Read(fd, p) })
+	c.moved(BytesRead, n)
+	return n, err
 }
 
 // Write writes p to fd. A short count is not an error; the caller keeps
 // writing until it sees EAGAIN (edge triggering gives no new edge otherwise).
 func (c *Counters) Write(fd int, p []byte) (int, error) {
-	for {
-		sp := c.begin()
-		n, err := unix.Write(fd, p)
-		c.end(sp, Write, fd, 0, len(p), n, err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesWritten, uint64(n))
-			}
-			return n, err
-		}
-	}
+	n, err := c.retry(Write, fd, 0, len(p), func() (int, error) { return unix.Write(fd, p) })
+	c.moved(BytesWritten, n)
+	return n, err
 }
 
 // Writev writes the buffers described by iov to fd in one call. The caller
@@ -130,22 +141,11 @@ func (c *Counters) Writev(fd int, iov []unix.Iovec, count int) (int, error) {
 	if len(iov) == 0 {
 		return 0, nil
 	}
-	for {
-		sp := c.begin()
-		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-		err := errnoErr(e)
-		n := int(r)
-		if err != nil {
-			n = 0
-		}
-		c.end(sp, Writev, fd, 0, count, n, err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesWritten, uint64(n))
-			}
-			return n, err
-		}
-	}
+	n, err := c.retry(Writev, fd, 0, count, func() (int, error) {
+		return rawResult(unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov))))
+	})
+	c.moved(BytesWritten, n)
+	return n, err
 }
 
 // Sendfile copies up to count bytes from infd, starting at *off, to outfd,
@@ -153,50 +153,31 @@ func (c *Counters) Writev(fd int, iov []unix.Iovec, count int) (int, error) {
 // cached file descriptor is shared by every connection that sends it, so its
 // file position must never be used or moved.
 func (c *Counters) Sendfile(outfd, infd int, off *int64, count int) (int, error) {
-	for {
-		start := *off
-		sp := c.begin()
-		n, err := unix.Sendfile(outfd, infd, off, count)
-		c.end(sp, Sendfile, outfd, start, count, n, err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesSent, uint64(n))
-			}
-			return n, err
-		}
-	}
+	// An interrupted sendfile moved nothing (it returns the count
+	// instead when it made progress), so *off is the start of every attempt.
+	n, err := c.retry(Sendfile, outfd, *off, count, func() (int, error) { return unix.Sendfile(outfd, infd, off, count) })
+	c.moved(BytesSent, n)
+	return n, err
 }
 
 // Splice moves up to count bytes between rfd and wfd, one of which must be a
 // pipe. roff and woff are explicit offsets (nil for a pipe or a socket).
 func (c *Counters) Splice(rfd int, roff *int64, wfd int, woff *int64, count int, flags int) (int, error) {
-	for {
-		var start int64
-		if roff != nil {
-			start = *roff
-		}
-		sp := c.begin()
-		n, err := unix.Splice(rfd, roff, wfd, woff, count, flags)
-		c.end(sp, Splice, wfd, start, count, int(n), err)
-		if err != unix.EINTR {
-			if n > 0 {
-				c.Add(BytesSent, uint64(n))
-			}
-			return int(n), err
-		}
+	var start int64
+	if roff != nil {
+		start = *roff
 	}
+	n, err := c.retry(Splice, wfd, start, count, func() (int, error) {
+		n, err := unix.Splice(rfd, roff, wfd, woff, count, flags)
+		return int(n), err
+	})
+	c.moved(BytesSent, n)
+	return n, err
 }
 
 // Pread reads from fd at offset off into p, leaving the file position alone.
 func (c *Counters) Pread(fd int, p []byte, off int64) (int, error) {
-	for {
-		sp := c.begin()
-		n, err := unix.Pread(fd, p, off)
-		c.end(sp, Pread, fd, off, len(p), n, err)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
+	return c.retry(Pread, fd, off, len(p), func() (int, error) { return unix.Pread(fd, p, off) })
 }
 
 // Preadv2 reads from fd at offset off into p with preadv2(2) flags, such as
@@ -207,46 +188,22 @@ func (c *Counters) Preadv2(fd int, p []byte, off int64, flags int) (int, error) 
 	if len(p) > 0 {
 		iov.Base = &p[0]
 	}
-	for {
-		sp := c.begin()
+	return c.retry(Preadv2, fd, off, len(p), func() (int, error) {
 		// preadv2 takes the offset split into low and high words; on a
 		// 64-bit kernel the low word carries all of it and the high word is 0.
-		r, _, e := unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, uintptr(off), 0, uintptr(flags))
-		err := errnoErr(e)
-		n := int(r)
-		if err != nil {
-			n = 0
-		}
-		c.end(sp, Preadv2, fd, off, len(p), n, err)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
+		return rawResult(unix.Syscall6(unix.SYS_PREADV2, uintptr(fd), uintptr(unsafe.Pointer(&iov)), 1, uintptr(off), 0, uintptr(flags)))
+	})
 }
 
 // Openat2 opens path relative to dirfd under the rules in how (see
 // openat2(2): RESOLVE_BENEATH and friends).
 func (c *Counters) Openat2(dirfd int, path string, how *unix.OpenHow) (int, error) {
-	for {
-		sp := c.begin()
-		fd, err := unix.Openat2(dirfd, path, how)
-		c.end(sp, Openat2, dirfd, 0, 0, fd, err)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
+	return c.retry(Openat2, dirfd, 0, 0, func() (int, error) { return unix.Openat2(dirfd, path, how) })
 }
 
 // Openat opens path relative to dirfd (the fallback when openat2 is missing).
 func (c *Counters) Openat(dirfd int, path string, flags int, mode uint32) (int, error) {
-	for {
-		sp := c.begin()
-		fd, err := unix.Openat(dirfd, path, flags, mode)
-		c.end(sp, Openat, dirfd, 0, 0, fd, err)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
+	return c.retry(Openat, dirfd, 0, 0, func() (int, error) { return unix.Openat(dirfd, path, flags, mode) })
 }
 
 // Fstat fills st with the status of the open file fd.
@@ -267,14 +224,7 @@ func (c *Counters) Fstatat(dirfd int, path string, st *unix.Stat_t, flags int) e
 
 // Getdents reads directory entries from the directory fd into buf.
 func (c *Counters) Getdents(fd int, buf []byte) (int, error) {
-	for {
-		sp := c.begin()
-		n, err := unix.Getdents(fd, buf)
-		c.end(sp, Getdents, fd, 0, len(buf), n, err)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
+	return c.retry(Getdents, fd, 0, len(buf), func() (int, error) { return unix.Getdents(fd, buf) })
 }
 
 // Readlinkat reads the target of the symbolic link path relative to dirfd.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -69,6 +68,24 @@ const (
 	DefaultIOThreads       = 2
 )
 
+// timeout is one of the Config's timeouts: its flag, the field, and the
+// default a zero value stands for.
+type timeout struct {
+	flag string
+	v    *time.Duration
+	def  time.Duration
+}
+
+// timeouts lists the timeouts, so defaults and checks are written once.
+func (c *Config) timeouts() []timeout {
+	return []timeout{
+		{"--header-timeout", &c.HeaderTimeout, DefaultHeaderTimeout},
+		{"--idle-timeout", &c.IdleTimeout, DefaultIdleTimeout},
+		{"--write-timeout", &c.WriteTimeout, DefaultWriteTimeout},
+		{"--shutdown-timeout", &c.ShutdownTimeout, DefaultShutdownTimeout},
+	}
+}
+
 // applyDefaults fills zero fields with their defaults.
 func (c *Config) applyDefaults() {
 	if c.Root == "" {
@@ -83,17 +100,10 @@ func (c *Config) applyDefaults() {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
-	if c.HeaderTimeout == 0 {
-		c.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
+	for _, d := range c.timeouts() {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
 	}
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
@@ -115,20 +125,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("invalid value %d for flag --loops: want 1 to 1024", c.Loops)
 	case c.MaxConns < 1:
 		return fmt.Errorf("invalid value %d for flag --max-conns: want at least 1", c.MaxConns)
-	case c.HeaderTimeout < 0:
-		return errors.New("invalid value for flag --header-timeout: want a positive duration")
-	case c.IdleTimeout < 0:
-		return errors.New("invalid value for flag --idle-timeout: want a positive duration")
-	case c.WriteTimeout < 0:
-		return errors.New("invalid value for flag --write-timeout: want a positive duration")
-	case c.ShutdownTimeout < 0:
-		return errors.New("invalid value for flag --shutdown-timeout: want a positive duration")
 	case c.IOThreads > 64:
 		return fmt.Errorf("invalid value %d for flag --io-threads: want 0 to 64", c.IOThreads)
 	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:
 		return fmt.Errorf("invalid value %d for flag --max-header-bytes: want 256 to 1048576", c.MaxHeaderBytes)
 	case c.Fallback != "" && c.Fallback[0] != '/':
 		return fmt.Errorf("invalid value %q for flag --fallback: want a URL path starting with /", c.Fallback)
+	}
+	for _, d := range c.timeouts() {
+		if *d.v < 0 {
+			return fmt.Errorf("invalid value for flag %s: want a positive duration", d.flag)
+		}
 	}
 	for _, r := range c.Index {
 		if r == '/' {

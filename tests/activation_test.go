@@ -24,7 +24,7 @@ func activated(t testing.TB, files []*os.File, names string, args ...string) *pr
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: exec.Command(self), done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(self)}
 	p.cmd.Env = append(os.Environ(),
 		"EPFS_TEST_LAUNCH="+epfsBin,
 		"EPFS_TEST_LISTEN_FDS="+fmt.Sprint(len(files)),
@@ -98,7 +98,7 @@ func TestSocketActivation(t *testing.T) {
 
 	// LISTEN_PID of another process: ignored, --listen used.
 	cmd := []string{"serve", "--root", f.root, "--listen", "127.0.0.1:0", "--access-log", "off"}
-	other := &proc{cmd: exec.Command(epfsBin, cmd...), done: make(chan struct{})}
+	other := &proc{cmd: exec.Command(epfsBin, cmd...)}
 	other.cmd.Env = append(os.Environ(), "LISTEN_PID=1", "LISTEN_FDS=1")
 	other.cmd.ExtraFiles = []*os.File{file}
 	other.start(t, "listening")

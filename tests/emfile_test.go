@@ -37,7 +37,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 	f := newFixture(t)
 	p := &proc{cmd: exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", limit, limit), epfsBin,
 		"serve", "--root", f.root, "--listen", "127.0.0.1:0", "--loops", "1", "--access-log", "off",
-		"--admin-listen", "127.0.0.1:0"), done: make(chan struct{})}
+		"--admin-listen", "127.0.0.1:0")}
 	p.start(t, "listening")
 	w := watch(t, p, f)
 	t.Logf("at rest with RLIMIT_NOFILE %d: %v", limit, w.rest)

@@ -146,7 +146,7 @@ func (w *watched) settle(t *testing.T, want *rest) rest {
 // correct bodies, and back to the descriptors and goroutines it held at rest.
 func (w *watched) healthy(t *testing.T) {
 	t.Helper()
-	if err := w.cmd.Process.Signal(syscall.Signal(0)); err != nil || w.cmd.ProcessState != nil {
+	if err := w.cmd.Process.Signal(syscall.Signal(0)); err != nil || w.hasExited() {
 		t.Fatalf("the server is gone: %v; log: %v", err, w.logLines())
 	}
 	w.check(t)

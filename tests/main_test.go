@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,22 +42,36 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a running epfs process.
+// proc is a running epfs process. One goroutine owns it: it reads the
+// process's stderr to the end, then calls Wait once and closes exited;
+// everyone else (stop, the test's cleanup, health checks) waits on exited
+// and reads code after it, so nothing races with exec.Cmd's own fields.
 type proc struct {
 	cmd  *exec.Cmd
 	addr string // from the start-up line
 
-	mu   sync.Mutex
-	logs []map[string]any // every JSON line it logged
-	done chan struct{}    // closed when its stderr ends
+	mu     sync.Mutex
+	logs   []map[string]any // every JSON line it logged
+	done   chan struct{}    // closed when its stderr ends
+	exited chan struct{}    // closed when Wait has returned
+	code   int              // the exit code; read only after exited is closed
 }
+
+// startGuard is the hang guard for a start-up line: epfs prints it within
+// milliseconds of starting; 20 s is room for a slow, busy machine.
+const startGuard = 20 * time.Second
+
+// stopGuard is the hang guard for an exit after a signal, beyond whatever
+// the server is told to wait for (a shutdown timeout the test sets adds to
+// it, see stopWithin): epfs exits within milliseconds when nothing holds it.
+const stopGuard = 20 * time.Second
 
 // startEpfs runs epfs with args and waits for a log line with message
 // ready, whose "addr" field gives the bound address. The process is killed
 // at the end of the test if it is still running.
 func startEpfs(t testing.TB, ready string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(epfsBin, args...), done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(epfsBin, args...)}
 	p.start(t, ready)
 	return p
 }
@@ -64,6 +79,7 @@ func startEpfs(t testing.TB, ready string, args ...string) *proc {
 // start runs the prepared command and waits for its ready line.
 func (p *proc) start(t testing.TB, ready string) {
 	t.Helper()
+	p.done, p.exited = make(chan struct{}), make(chan struct{})
 	args := p.cmd.Args
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -74,14 +90,13 @@ func (p *proc) start(t testing.TB, ready string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		if !p.hasExited() {
 			p.cmd.Process.Kill()
-			p.cmd.Wait()
+			<-p.exited
 		}
 	})
 	addrc := make(chan string, 1)
 	go func() {
-		defer close(p.done)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var m map[string]any
@@ -97,13 +112,28 @@ func (p *proc) start(t testing.TB, ready string) {
 				}
 			}
 		}
+		close(p.done)
+		// Wait closes the stderr pipe, so it comes after the last read.
+		p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		close(p.exited)
 	}()
 	select {
 	case p.addr = <-addrc:
 	case <-p.done:
 		t.Fatalf("epfs %v exited before %q: %v", args, ready, p.logLines())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("epfs %v: no %q line within 20s", args, ready)
+	case <-time.After(startGuard):
+		t.Fatalf("hang guard: epfs %v printed no %q line within %v", args, ready, startGuard)
+	}
+}
+
+// hasExited reports whether the process has exited and been waited for.
+func (p *proc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -113,20 +143,30 @@ func (p *proc) logLines() []map[string]any {
 	return append([]map[string]any(nil), p.logs...)
 }
 
-// stop sends sig and waits for the exit code.
+// stop sends sig and waits for the exit code, for at most stopGuard. It
+// may be called from any goroutine: on the hang guard it reports with
+// t.Errorf, kills the process and returns -1.
 func (p *proc) stop(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
+	return p.stopWithin(t, sig, 0)
+}
+
+// stopWithin is stop for a server told to wait up to wait after sig (its
+// --shutdown-timeout, say): the hang guard is wait plus stopGuard, derived
+// from the same value so the two cannot drift.
+func (p *proc) stopWithin(t testing.TB, sig syscall.Signal, wait time.Duration) int {
+	t.Helper()
 	p.cmd.Process.Signal(sig)
-	errc := make(chan error, 1)
-	go func() { errc <- p.cmd.Wait() }()
+	guard := wait + stopGuard
 	select {
-	case <-errc:
-	case <-time.After(20 * time.Second):
+	case <-p.exited:
+		return p.code
+	case <-time.After(guard):
 		p.cmd.Process.Kill()
-		t.Fatalf("epfs did not exit within 20s of %v", sig)
+		<-p.exited
+		t.Errorf("hang guard: epfs did not exit within %v of %v (it was told to wait up to %v)", guard, sig, wait)
+		return -1
 	}
-	<-p.done
-	return p.cmd.ProcessState.ExitCode()
 }
 
 // cpuTime returns the process's user+system CPU time from /proc/PID/stat.
@@ -152,18 +192,23 @@ func runEpfs(t testing.TB, args ...string) (int, string) {
 	var out strings.Builder
 	cmd.Stderr = &out
 	cmd.Stdout = &out
-	done := make(chan error, 1)
+	done := make(chan int, 1)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		cmd.Wait()
+		done <- cmd.ProcessState.ExitCode()
+	}()
 	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
+	case code := <-done:
+		return code, out.String()
+	case <-time.After(stopGuard):
 		cmd.Process.Kill()
-		t.Fatalf("epfs %v did not exit within 20s", args)
+		<-done
+		t.Fatalf("hang guard: epfs %v did not exit within %v", args, stopGuard)
+		return -1, ""
 	}
-	return cmd.ProcessState.ExitCode(), out.String()
 }
 
 // launch is the re-exec helper for socket-activation tests: it sets
@@ -189,4 +234,30 @@ func launch() {
 	err := syscall.Exec(bin, args, env)
 	fmt.Fprintln(os.Stderr, "launch:", err)
 	os.Exit(127)
+}
+
+// waitGuard is the hang guard for waitFor: what a test waits for (a log
+// line, a count) takes milliseconds, seconds under -race on a busy machine.
+const waitGuard = 30 * time.Second
+
+// waitFor polls cond until it holds, failing the test if it has not within
+// waitGuard. It is a hang guard, never an assertion on time.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(waitGuard); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hang guard: no %s within %v", what, waitGuard)
+		}
+	}
+}
+
+// dial opens a TCP connection to addr, closed at the end of the test.
+func dial(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,11 +110,12 @@ func TestFiveThousandConnections(t *testing.T) {
 func TestShutdownUnderLoad(t *testing.T) {
 	noLeaks(t)
 	f := newFixture(t)
-	p, base := serve(t, f, "--shutdown-timeout", "20s")
+	const shutdownTimeout = 60 * time.Second // far more than the responses in flight need, even under -race
+	p, base := serve(t, f, "--shutdown-timeout", shutdownTimeout.String())
 	addr := base[len("http://"):]
 	const clients = 16
-	var signalled atomic.Int64    // UnixNano of the signal; 0 before
-	var spanned, cut atomic.Int64 // responses that spanned the signal; requests it left unanswered
+	var signalled atomic.Int64          // UnixNano of the signal; 0 before
+	var spanned, cut, done atomic.Int64 // responses that spanned the signal; requests it left unanswered; responses completed
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for i := 0; i < clients; i++ {
@@ -125,7 +127,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				if err != nil {
 					return // the listener is gone: shutting down
 				}
-				err = shutdownClient(c, f, i, &signalled, &spanned, &cut)
+				err = shutdownClient(c, f, i, &signalled, &spanned, &cut, &done)
 				c.Close()
 				if err != nil {
 					errs <- err
@@ -137,9 +139,11 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Signal once every client has had a few responses: the load is
+	// running, whatever the machine's speed.
+	waitFor(t, "responses before the signal", func() bool { return done.Load() >= 4*clients })
 	signalled.Store(time.Now().UnixNano())
-	exit := p.stop(t, syscall.SIGTERM)
+	exit := p.stopWithin(t, syscall.SIGTERM, shutdownTimeout)
 	took := time.Since(time.Unix(0, signalled.Load()))
 	wg.Wait()
 	close(errs)
@@ -163,8 +167,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 // signal; even ones ask for a small file.
 // A response whose head arrived before the signal must complete right; one
 // asked for later may find the connection closed, which is allowed.
-func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut *atomic.Int64) error {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut, done *atomic.Int64) error {
+	c.SetDeadline(time.Now().Add(2 * stopGuard)) // a hang guard: the server cuts nothing, and each response takes milliseconds
 	r := bufio.NewReaderSize(c, 64<<10)
 	path, want := "/hello.txt", []byte("hello, world\n")
 	if i%2 == 1 {
@@ -199,11 +203,72 @@ func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut *atom
 		if resp.StatusCode != 200 || !bytes.Equal(got.Bytes(), want) {
 			return fmt.Errorf("GET %s: %d, %d bytes: wrong", path, resp.StatusCode, got.Len())
 		}
+		done.Add(1)
 		if before && signalled.Load() != 0 {
 			spanned.Add(1)
 		}
 		if resp.Close {
 			return nil
 		}
+	}
+}
+
+// A client that connects and sends nothing must not hold a shutdown for the
+// whole --shutdown-timeout: a connection not yet heard from when the
+// shutdown begins gets the header timeout, counted from then, for its one
+// request, and is then closed; the shutdown is not forced. One that does
+// send within that time is answered, with Connection: close.
+func TestShutdownSilentClient(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	const headerTimeout = time.Second
+	// Far beyond the hang guard below: a shutdown held by the silent client
+	// would be killed by the guard, and fail.
+	const shutdownTimeout = 10 * time.Minute
+	p, base := serve(t, f, "--loops", "1", "--header-timeout", headerTimeout.String(),
+		"--shutdown-timeout", shutdownTimeout.String(), "--log-level", "debug")
+	addr := base[len("http://"):]
+	silent, late := dial(t, addr), dial(t, addr)
+	// One loop accepts in queue order: once a later connection is answered,
+	// both silent ones have been accepted.
+	if got := raw(t, addr, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Fatalf("probe request: %q", got)
+	}
+	signalled := time.Now()
+	exitc := make(chan int, 1)
+	go func() { exitc <- p.stopWithin(t, syscall.SIGTERM, headerTimeout) }()
+	waitFor(t, "the shutdown's debug lines", func() bool {
+		n := 0
+		for _, l := range p.logLines() {
+			if l["message"] == "shutdown waits for connection" && l["state"] == "first_request" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	// The late client's request, sent after the shutdown began, is served.
+	io.WriteString(late, "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil {
+		t.Fatalf("late client: %v", err)
+	}
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("late client: %d, close %v: want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	// The silent one is closed cleanly (EOF, not a reset), not before the
+	// header timeout has passed since the signal.
+	silent.SetReadDeadline(time.Now().Add(headerTimeout + stopGuard)) // a hang guard
+	n, err := silent.Read(make([]byte, 1))
+	if n != 0 || err != io.EOF {
+		t.Errorf("silent client: read %d, %v: want EOF", n, err)
+	}
+	if d := time.Since(signalled); d < headerTimeout {
+		t.Errorf("silent client closed %v after the signal, before the header timeout (%v)", d, headerTimeout)
+	}
+	exit := <-exitc
+	logs := p.logLines()
+	last := logs[len(logs)-1]
+	if exit != 0 || last["message"] != "stopped" || last["forced"] != false {
+		t.Errorf("exit %d, last line %v: want 0 and a summary with forced false", exit, last)
 	}
 }

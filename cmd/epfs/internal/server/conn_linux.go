@@ -36,6 +36,33 @@ const (
 	stateClosed                  // the registration has ended
 )
 
+// waitingFor names what the connection is waiting for, for the debug
+// lines a shutdown logs.
+func (c *conn) waitingFor() string {
+	switch c.state {
+	case stateIdle:
+		if c.lastCall {
+			return "first_request"
+		}
+		return "idle"
+	case stateHead:
+		return "request_head"
+	case stateWrite:
+		switch {
+		case c.looking:
+			return "lookup"
+		case c.fetching:
+			return "cold_range_fetch"
+		case c.parked:
+			return "cold_range_retry"
+		}
+		return "response"
+	case stateLinger:
+		return "linger"
+	}
+	return "closed"
+}
+
 // end says how a response ended: the access log's "end" field.
 type end uint8
 
@@ -242,16 +269,31 @@ func (c *conn) skipBody() bool {
 }
 
 // idle parks a connection between requests: no buffer held, idle timer on.
+// The timer is armed when the connection becomes idle, not again on a
+// wakeup that finds nothing to read: the idle timeout (and a last call's
+// header timeout, see wait) counts from the last request.
 func (c *conn) idle() {
 	if c.rb != nil {
 		c.w.putBuf(c.rb)
 		c.rb = nil
 	}
-	c.state = stateIdle
-	c.w.idleQ.Arm(&c.timer)
+	if c.state != stateIdle {
+		c.state = stateIdle
+		c.w.idleQ.Arm(&c.timer)
+	}
 	if c.w.draining && !c.lastCall {
 		c.close(closeShutdown)
 	}
+}
+
+// waitLastCall gives a connection that has sent nothing while the server
+// shuts down the header timeout, from now, for its one request: a client
+// that connected just before the signal most likely has its request on the
+// wire, but one that stays silent must not hold the shutdown for the whole
+// --shutdown-timeout (or its own idle timeout).
+func (c *conn) waitLastCall() {
+	c.lastCall = true
+	c.w.headerQ.Arm(&c.timer)
 }
 
 // serve plans the response to the request whose head is the first consumed
@@ -537,6 +579,11 @@ func (c *conn) onTimeout() {
 		c.logResponse(endTimeout)
 		c.close(closeWriteTimeout)
 	case stateIdle:
+		if c.lastCall {
+			// Shutting down, and its one request never began (waitLastCall).
+			c.close(closeHeaderTimeout)
+			return
+		}
 		c.close(closeIdleTimeout)
 	default: // stateHead: the request head (or its body) did not arrive in time
 		c.close(closeHeaderTimeout)

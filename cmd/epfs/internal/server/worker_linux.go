@@ -241,7 +241,7 @@ func (w *worker) accept(fd int) {
 	w.nextID++
 	c := w.newConn()
 	onTimeout := c.timer.Func
-	*c = conn{w: w, fd: fd, num: w.nextID, lastCall: w.drainingAccept}
+	*c = conn{w: w, fd: fd, num: w.nextID}
 	c.timer.Func = onTimeout
 	id, err := w.loop.Add(fd, c)
 	if err != nil {
@@ -258,6 +258,10 @@ func (w *worker) accept(fd int) {
 	}
 	w.conns.push(c)
 	w.stats.open.Store(w.stats.open.Load() + 1)
+	if w.drainingAccept {
+		c.waitLastCall()
+		return
+	}
 	w.idleQ.Arm(&c.timer)
 }
 
@@ -306,8 +310,9 @@ func (w *worker) drain() {
 		case c.served == 0:
 			// Accepted but not yet heard from: its first request is most
 			// likely on the wire already. Closing it would fail that
-			// request with no chance of a retry, so serve it once.
-			c.lastCall = true
+			// request with no chance of a retry, so serve it once, if it
+			// begins within the header timeout.
+			c.waitLastCall()
 		default:
 			// Idle between requests. A client may lose a request sent at
 			// this very moment, and retry it (RFC 9112 §9.3.1).
@@ -315,7 +320,24 @@ func (w *worker) drain() {
 		}
 		c = next
 	}
+	w.logWaiting()
 	w.stopIfDrained()
+}
+
+// logWaiting says, at debug level, which connections a shutdown still
+// waits for on this loop, and for what.
+func (w *worker) logWaiting() {
+	log := w.srv.cfg.Log
+	if log.GetLevel() > zerolog.DebugLevel {
+		return
+	}
+	for c := w.conns.head; c != nil; c = c.next {
+		ev := log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).Int("served", c.served)
+		if c.remote != "" {
+			ev = ev.Str("remote", c.remote)
+		}
+		ev.Msg("shutdown waits for connection")
+	}
 }
 
 // closeAll ends every connection (the shutdown timeout has passed).

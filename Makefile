@@ -7,7 +7,12 @@ FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
 BIN         := bin/epfs
 
-.PHONY: all build run test lint bench bench-peers study soak fuzz clean
+# PKGS and TEST_FLAGS narrow test and test-busy: make test-busy PKGS=./tests/
+# TEST_FLAGS='-run Shutdown -count=20'.
+PKGS       ?= ./...
+TEST_FLAGS ?=
+
+.PHONY: all build run test test-busy lint bench bench-peers study soak fuzz clean
 
 all: build
 
@@ -27,7 +32,17 @@ lint:
 	$(STATICCHECK) ./...
 
 test: lint
-	$(GO) test -race -count=1 -timeout 9m ./...
+	$(GO) test -race -count=1 -timeout 9m $(TEST_FLAGS) $(PKGS)
+
+# The same tests while one CPU hog per core (plain shell busy loops, started
+# here and stopped by PID when the tests end, however they end) keeps the
+# machine busy: how a change is checked for depending on having the machine
+# alone. Not part of test; its timeout allows for the slower run.
+test-busy:
+	@pids=""; for i in $$(seq $$(nproc)); do sh -c 'while :; do :; done' & pids="$$pids $$!"; done; \
+	trap 'kill $$pids' EXIT INT TERM; \
+	echo "test-busy: $$(nproc) CPU hogs:$$pids"; \
+	$(GO) test -race -count=1 -timeout 30m $(TEST_FLAGS) $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

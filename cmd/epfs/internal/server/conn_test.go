@@ -21,7 +21,7 @@ func TestPipelinedBodyThenHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(hangGuard))
 	reqs := "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n" +
 		"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\nGET /smuggled HTTP/1.1\r\nX: 1\r\n" +
 		"HEAD /large.bin HTTP/1.1\r\nHost: t\r\n\r\n" +
@@ -99,8 +99,8 @@ func TestShutdownDrains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the last connection closed")
+	case <-time.After(hangGuard):
+		t.Fatal("hang guard: Run did not return after the last connection closed")
 	}
 	if r.Stats().ShutdownForce {
 		t.Error("graceful shutdown reported as forced")
@@ -123,8 +123,8 @@ func TestShutdownForcesAfterTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the shutdown timeout")
+	case <-time.After(100*time.Millisecond + hangGuard):
+		t.Fatal("hang guard: Run did not return after the shutdown timeout")
 	}
 	if !r.Stats().ShutdownForce {
 		t.Error("forced shutdown not reported")

@@ -92,7 +92,8 @@ func start(t testing.TB, cfg Config) *running {
 }
 
 // stop shuts the server down, at once if graceful draining takes longer
-// than 20 s (an order of magnitude above any test's in-flight work).
+// than the shutdown timeout plus hangGuard (the hang guard: the tests'
+// in-flight work takes milliseconds).
 func (r *running) stop(t testing.TB) {
 	t.Helper()
 	if r.done == nil {
@@ -104,9 +105,9 @@ func (r *running) stop(t testing.TB) {
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(r.cfg.ShutdownTimeout + hangGuard):
 		r.Shutdown()
-		t.Errorf("Run did not return within 20 s of Shutdown")
+		t.Errorf("hang guard: Run did not return within %v of Shutdown", r.cfg.ShutdownTimeout+hangGuard)
 		<-r.done
 	}
 	r.done = nil
@@ -123,8 +124,8 @@ func (r *running) onLoop(t testing.TB, i int, fn func(w *worker)) {
 	}
 	select {
 	case <-ran:
-	case <-time.After(10 * time.Second):
-		t.Fatal("loop did not run a submitted function within 10 s")
+	case <-time.After(hangGuard):
+		t.Fatalf("hang guard: loop did not run a submitted function within %v", hangGuard)
 	}
 }
 
@@ -149,13 +150,20 @@ func (r *running) conns(t testing.TB) []connInfo {
 	return out
 }
 
-// waitFor polls cond every few milliseconds until it holds or 10 s pass.
+// hangGuard bounds every wait in these tests for something that takes
+// milliseconds (a submitted function, a response, a counted event): room
+// for the race detector on a busy machine, and a clear failure instead of
+// a test hung until the go test timeout. It is never an assertion on time.
+const hangGuard = 30 * time.Second
+
+// waitFor polls cond every few milliseconds until it holds, for at most
+// hangGuard.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up after 10 s waiting for %s", what)
+			t.Fatalf("hang guard: gave up after %v waiting for %s", hangGuard, what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -163,8 +171,8 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // rawClient is a blocking socket driven with bare syscalls and fixed
 // buffers, so that it allocates nothing: in an allocation measurement every
-// malloc counted is the server's. Its receive timeout turns a hung server
-// into an error instead of a hung test.
+// malloc counted is the server's. Its receive timeout (hangGuard) turns a
+// hung server into an error instead of a hung test.
 type rawClient struct {
 	fd  int
 	buf []byte
@@ -186,7 +194,7 @@ func dialRawBuf(t testing.TB, addr netip.AddrPort, rcvbuf int) *rawClient {
 	if rcvbuf > 0 {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
 	}
-	tv := unix.Timeval{Sec: 10}
+	tv := unix.NsecToTimeval(hangGuard.Nanoseconds())
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}); err != nil {

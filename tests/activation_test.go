@@ -176,21 +176,19 @@ func load(addr string, want string, stop <-chan struct{}, res *loadResult, max i
 func TestRestartDropsNothing(t *testing.T) {
 	f := newFixture(t)
 	addr, file := listenerFile(t)
-	args := []string{"serve", "--root", f.root, "--access-log", "off", "--loops", "2", "--shutdown-timeout", "10s"}
+	const shutdownTimeout = 10 * time.Second
+	args := []string{"serve", "--root", f.root, "--access-log", "off", "--loops", "2", "--shutdown-timeout", shutdownTimeout.String()}
 	a := activated(t, []*os.File{file}, "http", args...)
 	stop := make(chan struct{})
 	var res loadResult
 	wg := load(addr.String(), "hello, world\n", stop, &res, 20000)
 	waitOK := func(n int64) {
-		deadline := time.Now().Add(20 * time.Second)
-		for res.ok.Load() < n && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitFor(t, fmt.Sprintf("%d answers", n), func() bool { return res.ok.Load() >= n })
 	}
 	waitOK(500)
 	b := activated(t, []*os.File{file}, "http", args...)
 	waitOK(res.ok.Load() + 500)
-	if code := a.stop(t, syscall.SIGTERM); code != 0 {
+	if code := a.stopWithin(t, syscall.SIGTERM, shutdownTimeout); code != 0 {
 		t.Errorf("A exited %d", code)
 	}
 	waitOK(res.ok.Load() + 1000)
@@ -222,10 +220,7 @@ func TestRestartReusePortReports(t *testing.T) {
 	stop := make(chan struct{})
 	var res loadResult
 	wg := load(addr, "hello, world\n", stop, &res, 20000)
-	deadline := time.Now().Add(20 * time.Second)
-	for res.ok.Load() < 500 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "500 answers", func() bool { return res.ok.Load() >= 500 })
 	b := startEpfs(t, "listening", args...)
 	time.Sleep(200 * time.Millisecond)
 	a.stop(t, syscall.SIGTERM)

@@ -109,7 +109,7 @@ func checkAgainstKernel(t *testing.T, tr kernelTracer) bool {
 	p, base := serve(t, f, "--admin-listen", "127.0.0.1:0", "--loops", strconv.Itoa(loops), "--io-threads", strconv.Itoa(ioThreads))
 	admin := adminURL(t, p)
 	var tids []int
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitGuard) // a hang guard
 	for {
 		m := scrapeLoops(t, admin)
 		tids = tids[:0]
@@ -365,7 +365,7 @@ func settleLoops(t *testing.T, url string) map[string]*loopCounts {
 		}
 		return b.String()
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitGuard) // a hang guard
 	prev := ""
 	for {
 		m := scrapeLoops(t, url)
@@ -464,7 +464,7 @@ func startPerf(t *testing.T, tids []int) (func() (threadCounts, map[string]int64
 			return err
 		case err := <-exited:
 			return fmt.Errorf("perf exited: %v: %s", err, stderr.String())
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitGuard): // a hang guard
 			return errors.New("perf did not acknowledge " + c)
 		}
 	}
@@ -479,7 +479,7 @@ func startPerf(t *testing.T, tids []int) (func() (threadCounts, map[string]int64
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitGuard): // a hang guard
 			return nil, nil, errors.New("perf did not exit after SIGINT")
 		}
 		b, err := os.ReadFile(out)
@@ -587,9 +587,9 @@ func startStrace(t *testing.T, tids []int) (func() (threadCounts, map[string]int
 				stopAll()
 				return nil, fmt.Errorf("strace -p %d: %s", tid, msg)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitGuard): // a hang guard
 			stopAll()
-			return nil, fmt.Errorf("strace -p %d did not attach within 10s", tid)
+			return nil, fmt.Errorf("strace -p %d did not attach within %v", tid, waitGuard)
 		}
 	}
 	return func() (threadCounts, map[string]int64, error) {
@@ -599,7 +599,7 @@ func startStrace(t *testing.T, tids []int) (func() (threadCounts, map[string]int
 		for _, tr := range ts {
 			select {
 			case <-tr.exited:
-			case <-time.After(10 * time.Second):
+			case <-time.After(waitGuard): // a hang guard
 				return nil, nil, fmt.Errorf("strace -p %d did not exit after SIGINT", tr.tid)
 			}
 			b, err := os.ReadFile(tr.out)

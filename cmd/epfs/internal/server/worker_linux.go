@@ -343,14 +343,22 @@ func (w *worker) logWaiting() {
 // closeAll ends every connection (the shutdown timeout has passed).
 func (w *worker) closeAll() {
 	w.draining = true
+	log := w.srv.cfg.Log
+	n := 0
 	for c := w.conns.head; c != nil; {
 		next := c.next
 		w.stats.forced.Store(true)
+		log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).
+			Int("served", c.served).Msg("forced shutdown closes connection")
 		if c.state == stateWrite {
 			c.logResponse(endShutdown)
 		}
 		c.close(closeShutdown)
+		n++
 		c = next
+	}
+	if n > 0 {
+		log.Warn().Int("loop", w.idx).Int("connections", n).Msg("forced shutdown closed connections still open")
 	}
 	w.stopIfDrained()
 }

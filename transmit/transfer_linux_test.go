@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,9 +211,10 @@ func TestExactCountsFastReader(t *testing.T) {
 // timer: 40-200 ms per response (golang/go#41513). The check reads what the
 // kernel holds rather than the clock: when a response is Done, the server
 // socket may hold unsent bytes (tcpi_notsent_bytes) only for a reason the
-// kernel gives — a closed window, or data in flight whose ACK will push
-// them — never with nothing in flight (see unsentTail). countChecker covers
-// the per-call counts that would cause a cork.
+// kernel gives — a closed window, data in flight whose ACK will push them,
+// a transmit completion about to — never for TCP's probe timer (see
+// unsentTail). countChecker covers the per-call counts that would cause a
+// cork.
 func TestKeepAliveNoStall(t *testing.T) {
 	sizes := []int{1 << 10, 20 << 10, 64<<10 + 1, 300 << 10}
 	for _, st := range strategies {
@@ -275,15 +278,17 @@ func TestUnsentTailDetected(t *testing.T) {
 }
 
 // unsentTail waits until the socket has sent what it holds, and describes
-// a tail it holds for no reason the reader or TCP gives: bytes unsent with
-// nothing in flight (no ACK is coming to push them out, only TCP's probe
-// timer) although the peer's window and the congestion window have room.
-// It returns "" when there is no such tail. Bytes held by a closed window
-// are the reader's doing; bytes held while data is in flight wait for its
-// ACK, which the kernel does on purpose (tcp_tso_should_defer) and which
-// arrives without the server's help.
+// a tail it holds for no reason the reader or TCP gives, or returns "" when
+// there is none. Bytes held by a closed window are the reader's doing.
+// Bytes held while data is in flight wait for its ACK, which the kernel
+// does on purpose (tcp_tso_should_defer) and which arrives without the
+// server's help; so do bytes autocorked behind a transmit completion
+// (tcp_should_autocork: the TSQ tasklet sends them, late only when
+// softirqs are busy). A tail corked with nothing in flight waits for TCP's
+// probe timer instead (tcp_check_probe_timer arms ICSK_TIME_PROBE0, 200 ms
+// at least): that, and only that, is the stall.
 func unsentTail(fd int) string {
-	const hangGuard = 10 * time.Second // an ACK on loopback takes at most the 40 ms delayed-ACK timer, or the 200 ms RTO
+	const hangGuard = 10 * time.Second // an ACK or a tasklet takes microseconds, the probe timer 200 ms
 	for deadline := time.Now().Add(hangGuard); ; time.Sleep(100 * time.Microsecond) {
 		ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err != nil {
@@ -294,13 +299,36 @@ func unsentTail(fd int) string {
 		switch {
 		case ti.Notsent_bytes == 0 || room < int64(ti.Notsent_bytes):
 			return ""
-		case inFlight == 0:
-			return fmt.Sprintf("%d bytes left unsent with nothing in flight and room for %d (peer window %d, cwnd %d x %d)",
+		case inFlight == 0 && probeTimerArmed(fd):
+			return fmt.Sprintf("%d bytes left unsent for TCP's probe timer, with nothing in flight and room for %d (peer window %d, cwnd %d x %d)",
 				ti.Notsent_bytes, room, ti.Snd_wnd, ti.Snd_cwnd, ti.Snd_mss)
 		case time.Now().After(deadline):
 			return fmt.Sprintf("hang guard: %d bytes still unsent after %v with %d in flight", ti.Notsent_bytes, hangGuard, inFlight)
 		}
 	}
+}
+
+// probeTimerArmed reports whether the TCP socket fd has its zero-window
+// probe timer pending: the "tr" column of its /proc/net/tcp row (found by
+// the socket's inode) is 4 (proc_net_tcp(5), get_tcp4_sock in
+// net/ipv4/tcp_ipv4.c).
+func probeTimerArmed(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	ino := strconv.FormatUint(st.Ino, 10)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[9] == ino {
+			return strings.HasPrefix(f[5], "04:")
+		}
+	}
+	return false
 }
 
 // sparseFile creates a sparse file of size bytes with marks: known

@@ -144,7 +144,7 @@ func TestFIFO(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, want)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatal("lookup of a FIFO hung")
+			t.Fatal("hang guard: lookup of a FIFO hung")
 		}
 	})
 }

@@ -47,7 +47,7 @@ func settle(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 10s", what)
+			t.Fatalf("hang guard: %s: not reached within 10s", what)
 		}
 		runtime.Gosched()
 		time.Sleep(5 * time.Millisecond)

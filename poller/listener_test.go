@@ -64,7 +64,7 @@ func TestAcceptedSocketsInheritNoDelay(t *testing.T) {
 					t.Fatal("accepted socket does not have TCP_NODELAY")
 				}
 			case <-time.After(10 * time.Second):
-				t.Fatal("no connection accepted")
+				t.Fatal("hang guard: no connection accepted")
 			}
 			if got := l.Counters().Total(syscount.Setsockopt); got != 0 {
 				t.Fatalf("%d setsockopt calls on the serving path, want 0", got)

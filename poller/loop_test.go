@@ -304,7 +304,7 @@ func TestStopWhileBusyLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10s of Stop")
+		t.Fatal("hang guard: Run did not return within 10s of Stop")
 	}
 	<-l.Done()
 	if err := l.Submit(func() {}); err != poller.ErrStopped {
@@ -379,7 +379,7 @@ func TestRegisterOnce(t *testing.T) {
 			}
 			if err == unix.EAGAIN {
 				if time.Now().After(deadline) {
-					t.Fatalf("round trip %d: no reply", i)
+					t.Fatalf("hang guard: round trip %d: no reply", i)
 				}
 				time.Sleep(100 * time.Microsecond)
 			}

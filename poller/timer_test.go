@@ -64,7 +64,7 @@ func TestTimers(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("timers did not fire within 10s")
+		t.Fatal("hang guard: timers did not fire within 10s")
 	}
 	// Give a cancelled timer every chance to misfire.
 	time.Sleep(100 * time.Millisecond)
@@ -121,7 +121,7 @@ func TestTimerRearmFromFunc(t *testing.T) {
 			}
 			last = at
 		case <-time.After(10 * time.Second):
-			t.Fatalf("tick %d missing", i)
+			t.Fatalf("hang guard: tick %d missing", i)
 		}
 	}
 }

@@ -135,7 +135,7 @@ func (w *watched) settle(t *testing.T, want *rest) rest {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not come to rest within 10 s: %d connections open, %v, want %v", open, r, want)
+			t.Fatalf("hang guard: the server did not come to rest within 10 s: %d connections open, %v, want %v", open, r, want)
 		}
 		prev = r
 		time.Sleep(100 * time.Millisecond)

@@ -122,7 +122,7 @@ func checkAgainstKernel(t *testing.T, tr kernelTracer) bool {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("loop and I/O thread ids not on /metrics: %v", m)
+			t.Fatalf("hang guard: loop and I/O thread ids not on /metrics: %v", m)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -378,7 +378,7 @@ func settleLoops(t *testing.T, url string) map[string]*loopCounts {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the loops did not settle within 10s: %s", s)
+			t.Fatalf("hang guard: the loops did not settle within 10s: %s", s)
 		}
 		prev = s
 		time.Sleep(100 * time.Millisecond)
@@ -589,7 +589,7 @@ func startStrace(t *testing.T, tids []int) (func() (threadCounts, map[string]int
 			}
 		case <-time.After(waitGuard): // a hang guard
 			stopAll()
-			return nil, fmt.Errorf("strace -p %d did not attach within %v", tid, waitGuard)
+			return nil, fmt.Errorf("hang guard: strace -p %d did not attach within %v", tid, waitGuard)
 		}
 	}
 	return func() (threadCounts, map[string]int64, error) {
@@ -600,7 +600,7 @@ func startStrace(t *testing.T, tids []int) (func() (threadCounts, map[string]int
 			select {
 			case <-tr.exited:
 			case <-time.After(waitGuard): // a hang guard
-				return nil, nil, fmt.Errorf("strace -p %d did not exit after SIGINT", tr.tid)
+				return nil, nil, fmt.Errorf("hang guard: strace -p %d did not exit after SIGINT", tr.tid)
 			}
 			b, err := os.ReadFile(tr.out)
 			if err != nil {

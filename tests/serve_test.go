@@ -487,7 +487,7 @@ func TestServeAccessLog(t *testing.T) {
 	deadline = time.Now().Add(10 * time.Second)
 	for !settleLog() {
 		if time.Now().After(deadline) {
-			t.Fatal("no line in the reopened access log after SIGHUP")
+			t.Fatal("hang guard: no line in the reopened access log after SIGHUP")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -700,7 +700,7 @@ func TestServeMetricsAndTrace(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no counter summary after SIGUSR1")
+			t.Fatal("hang guard: no counter summary after SIGUSR1")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -80,7 +80,7 @@ func TestColdFetchBoundCopies(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for out := Outcome(255); out != Done; {
 		if time.Now().After(deadline) {
-			t.Fatal("response not done within 30 s")
+			t.Fatal("hang guard: response not done within 30 s")
 		}
 		on(t, e.l, func() { out = r.Step(e.w, e.l.Counters(), fd) })
 		switch out {

@@ -62,7 +62,7 @@ func TestFairness(t *testing.T) {
 			t.Fatalf("downloaded %d of %d", n, size)
 		}
 	case <-time.After(60 * time.Second):
-		t.Fatal("download did not finish within 60s")
+		t.Fatal("hang guard: download did not finish within 60s")
 	}
 	end := big.wait()
 	if end.out != Done {

@@ -276,7 +276,7 @@ func (tc *testConn) wait() ended {
 	case e := <-tc.ended:
 		return e
 	case <-time.After(60 * time.Second):
-		tc.t.Fatal("response did not end within 60s")
+		tc.t.Fatal("hang guard: response did not end within 60s")
 		return ended{}
 	}
 }

@@ -85,7 +85,7 @@ func TestEmfilePausesAndResumes(t *testing.T) {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			t.Error("child did not exit")
+			t.Error("hang guard: child did not exit")
 		}
 	}()
 	out := bufio.NewScanner(stdoutPipe)

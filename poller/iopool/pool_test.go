@@ -66,7 +66,7 @@ func TestSubmitRunsThenCompletesOnLoop(t *testing.T) {
 				t.Error("done did not run on the loop's thread")
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatal("done did not run within 10 s")
+			t.Fatal("hang guard: done did not run within 10 s")
 		}
 	}
 	p.Close()

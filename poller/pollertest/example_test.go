@@ -37,13 +37,13 @@ func TestStartOn(t *testing.T) {
 		select {
 		case <-fired:
 		case <-time.After(10 * time.Second):
-			t.Fatal("timer armed through On never fired")
+			t.Fatal("hang guard: timer armed through On never fired")
 		}
 	})
 	// Start's cleanup stopped the loop when the subtest ended.
 	select {
 	case <-l.Done():
 	case <-time.After(10 * time.Second):
-		t.Fatal("loop still running after its test ended")
+		t.Fatal("hang guard: loop still running after its test ended")
 	}
 }

@@ -80,7 +80,10 @@
 // already queued, and retrying at once would spin. The acceptor pauses, counts
 // the pause ([syscount.AcceptPauses], and the accept4 EMFILE/ENFILE
 // outcomes), and resumes when the loop next closes a registered descriptor or
-// after 100 ms, whichever is first.
+// after 100 ms, whichever is first. The loop keeps its paused acceptors in
+// one list: Close resumes them all (each is requeued for the next pass),
+// and an acceptor leaves the list when it resumes or is removed, so nothing
+// of it outlives its registration.
 //
 // # Spreading connections over loops
 //

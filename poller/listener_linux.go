@@ -356,14 +356,6 @@ func (l *Loop) Accept(ln *Listener, fn func(fd int)) (ID, error) {
 		return 0, err
 	}
 	a.id = id
-	// When a connection closes, a paused acceptor may take its descriptor.
-	l.onClose = append(l.onClose, func() {
-		if a.paused && a.registered() {
-			a.paused = false
-			a.retry.Stop()
-			l.Requeue(a.id, In)
-		}
-	})
 	return id, nil
 }
 
@@ -395,18 +387,12 @@ func (l *Loop) StopAccepting(id ID, drain bool) error {
 		return errors.New("poller: StopAccepting on a registration that is not an acceptor")
 	}
 	if drain {
-		a.paused = false
-		a.retry.Stop()
+		l.unpause(a)
 		for a.acceptSome() {
 		}
 	}
-	a.retry.Stop()
-	return l.Remove(id)
+	return l.Remove(id) // unpauses a, if the drain met EMFILE (see release)
 }
-
-// registered reports whether the acceptor is still registered: after Remove
-// its retry timer and close hook must not accept again.
-func (a *acceptor) registered() bool { return a.loop.lookup(a.id) != nil }
 
 // Handle drains the accept queue until EAGAIN, the batch bound, or
 // descriptor exhaustion.
@@ -450,17 +436,49 @@ func (a *acceptor) acceptSome() bool {
 
 // pause stops accepting. The listening socket stays readable, and under edge
 // triggering no new edge will arrive for connections already queued, so
-// something must resume it: the next descriptor a registration frees, or the
-// retry timer, whichever comes first. Retrying at once would spin the loop.
+// something must resume it: the next descriptor a registration of this loop
+// frees (Loop.Close calls resumeAccepting), or the retry timer, whichever
+// comes first. Retrying at once would spin the loop.
 func (a *acceptor) pause() {
+	l := a.loop
 	a.paused = true
-	a.loop.sc.Add(syscount.AcceptPauses, 1)
-	a.loop.NewTimerQueue(acceptRetry).Arm(&a.retry)
+	l.paused = append(l.paused, a)
+	l.sc.Add(syscount.AcceptPauses, 1)
+	l.NewTimerQueue(acceptRetry).Arm(&a.retry)
 }
 
+// resume is the retry timer's function: accept again.
 func (a *acceptor) resume() {
-	if a.paused && a.registered() {
-		a.paused = false
+	if a.paused {
+		a.loop.unpause(a)
 		a.Handle(In)
 	}
+}
+
+// unpause takes a off the loop's paused acceptors and stops its retry
+// timer; it does nothing to an acceptor that is not paused.
+func (l *Loop) unpause(a *acceptor) {
+	if !a.paused {
+		return
+	}
+	a.paused = false
+	a.retry.Stop()
+	for i, p := range l.paused {
+		if p == a {
+			l.paused = append(l.paused[:i], l.paused[i+1:]...)
+			break
+		}
+	}
+}
+
+// resumeAccepting gives every paused acceptor the descriptor just freed:
+// each is requeued to accept on the loop's next pass (not here: Close runs
+// inside a handler that may not expect a new connection under it).
+func (l *Loop) resumeAccepting() {
+	for _, a := range l.paused {
+		a.paused = false
+		a.retry.Stop()
+		l.Requeue(a.id, In)
+	}
+	l.paused = l.paused[:0]
 }

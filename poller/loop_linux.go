@@ -99,7 +99,9 @@ type Loop struct {
 	timers []*TimerQueue
 	epoch  time.Time // the loop's clock counts nanoseconds since epoch
 
-	onClose []func() // run after a registration's descriptor closes (accept resumes)
+	// paused are this loop's acceptors stopped by descriptor exhaustion
+	// (EMFILE, ENFILE): Close resumes them, since it has just freed one.
+	paused []*acceptor
 
 	mu      sync.Mutex // guards queue
 	queue   []func()   // submitted functions, run in order on the next pass
@@ -215,6 +217,9 @@ func (l *Loop) lookup(id ID) *slot {
 // release ends a registration: the slot's generation moves on, so any event
 // for it still in this epoll_wait batch is recognised as stale and dropped.
 func (l *Loop) release(s *slot, idx int32) {
+	if a, ok := s.h.(*acceptor); ok {
+		l.unpause(a) // removed while paused: neither its timer nor a Close may accept again
+	}
 	s.h, s.live, s.fd, s.owned = nil, false, -1, false
 	s.gen++
 	l.free = append(l.free, idx)
@@ -237,9 +242,7 @@ func (l *Loop) Close(id ID) error {
 	fd := int(s.fd)
 	l.release(s, id.index())
 	err := l.sc.Close(fd)
-	for _, fn := range l.onClose {
-		fn()
-	}
+	l.resumeAccepting()
 	return err
 }
 

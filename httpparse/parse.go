@@ -453,26 +453,47 @@ func (p *Parser) fieldLine(buf []byte, lo, hi int, lim *Limits, req *Request) *E
 	if k := badValueByte(line[v:e]); k >= 0 {
 		return badByte(line[v+k], errFieldValue)
 	}
-	return p.addField(buf, lo, lo+i, lo+v, lo+e, lim, req)
+	if err := p.addField(buf, lo, lo+i, lo+v, lo+e, lim, req); err != nil {
+		return err
+	}
+	if mayNote(i, line[0]) {
+		return p.noteLast(req)
+	}
+	return nil
 }
 
 // addField records the field line whose name is buf[lo:nameEnd] and whose
-// value is buf[v:e], both already validated.
+// value is buf[v:e], both already validated. fieldLine and fastFieldLines
+// both record through it, then note the field if mayNote says it may be one
+// the parser must understand. It is small enough for the compiler to
+// inline into the fast scanner's loop, which is why the rare call to note
+// stays outside it.
 func (p *Parser) addField(buf []byte, lo, nameEnd, v, e int, lim *Limits, req *Request) *Error {
-	h := &p.h
-	n := h.nfields
+	n := p.h.nfields
 	if n >= lim.MaxFields {
 		return errTooManyFields
 	}
-	name, value := buf[lo:nameEnd:nameEnd], buf[v:e:e]
 	p.fields[n] = fieldSpan{span{int32(lo), int32(nameEnd)}, span{int32(v), int32(e)}}
 	// Two separate stores: a composite-literal store is built on the stack
 	// and copied with 16-byte moves, which stall on store forwarding.
 	rf := &req.Fields[n]
-	rf.Name = name
-	rf.Value = value
-	h.nfields = n + 1
-	return p.note(name, value, p.fields[n].value)
+	rf.Name = buf[lo:nameEnd:nameEnd]
+	rf.Value = buf[v:e:e]
+	p.h.nfields = n + 1
+	return nil
+}
+
+// mayNote reports whether a field name of length n and first byte first
+// may be one note must see: both match an entry of noted (noteFirst).
+func mayNote(n int, first byte) bool {
+	return uint(n) < uint(len(noteFirst)) && noteFirst[n] == first|0x20
+}
+
+// noteLast notes the field line addField recorded last.
+func (p *Parser) noteLast(req *Request) *Error {
+	n := p.h.nfields - 1
+	f := &req.Fields[n]
+	return p.note(f.Name, f.Value, p.fields[n].value)
 }
 
 // fill writes the finished request into req.

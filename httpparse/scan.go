@@ -142,13 +142,6 @@ var targetClass = func() (t [256]uint8) {
 	return t
 }()
 
-// noteFirst[n] is the first byte, in lower case, of the one field name of
-// length n that note must see (host, expect, connection, content-length,
-// transfer-encoding), or 0. It lets fastFieldLines skip the call for every
-// other field: a token byte folded with |0x20 equals one of these letters
-// only if it is that letter in either case.
-var noteFirst = [...]byte{4: 'h', 6: 'e', 10: 'c', 14: 'c', 17: 't'}
-
 // fastFieldLines takes, from b[i:], as many complete field lines of the
 // common shape as it finds: a token, ':', optional OWS, a value of
 // field-vchars and HTABs, and a CRLF or LF. It records each one as
@@ -162,7 +155,6 @@ var noteFirst = [...]byte{4: 'h', 6: 'e', 10: 'c', 14: 'c', 17: 't'}
 // result (trimming OWS, recording the line) is kept off the path that
 // leads to the next line's first load.
 func (p *Parser) fastFieldLines(b []byte, i int, lim *Limits, req *Request) (int, *Error) {
-	h := &p.h
 	for {
 		lo := i
 		// field-name = token (RFC 9110 §5.1), eight bytes per step
@@ -236,19 +228,11 @@ func (p *Parser) fastFieldLines(b []byte, i int, lim *Limits, req *Request) (int
 			e--
 		}
 
-		// Record the line, as addField does.
-		n := h.nfields
-		if n >= lim.MaxFields {
-			return lo, errTooManyFields
+		if err := p.addField(b, lo, nameEnd, v, e, lim, req); err != nil {
+			return lo, err
 		}
-		p.fields[n] = fieldSpan{span{int32(lo), int32(nameEnd)}, span{int32(v), int32(e)}}
-		name, value := b[lo:nameEnd:nameEnd], b[v:e:e]
-		rf := &req.Fields[n]
-		rf.Name = name
-		rf.Value = value
-		h.nfields = n + 1
-		if l := nameEnd - lo; l < len(noteFirst) && noteFirst[l] == b[lo]|0x20 {
-			if err := p.note(name, value, span{int32(v), int32(e)}); err != nil {
+		if mayNote(nameEnd-lo, b[lo]) {
+			if err := p.noteLast(req); err != nil {
 				return lo, err
 			}
 		}

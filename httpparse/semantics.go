@@ -5,35 +5,58 @@ package httpparse
 // next one (§9.3), and the Host rules of §3.2. Each field line is noted as
 // it completes; finish judges the combination once the head has ended.
 
+// noted lists the field names the parser itself must understand, each at
+// the index of its length (no two share one), with the function that notes
+// it. It is the one table of them: note looks a field up in it, and
+// fastFieldLines reads it (noteFirst) to skip note for every other field.
+var noted = [...]struct {
+	name string
+	fn   func(p *Parser, value []byte, vs span) *Error
+}{
+	len("host"):              {"host", (*Parser).noteHost},
+	len("expect"):            {"expect", (*Parser).noteExpect},
+	len("connection"):        {"connection", (*Parser).noteConnection},
+	len("content-length"):    {"content-length", (*Parser).noteContentLength},
+	len("transfer-encoding"): {"transfer-encoding", (*Parser).noteTransferEncoding},
+}
+
+// noteFirst[n] is the first byte of noted[n]'s name, or 0. A token byte
+// folded with |0x20 equals one of these lower-case letters only if it is
+// that letter in either case, so a field whose length and first byte miss
+// cannot be one note must see.
+var noteFirst = func() (t [len(noted)]byte) {
+	for n, f := range noted {
+		if f.name != "" {
+			t[n] = f.name[0]
+		}
+	}
+	return t
+}()
+
 // note records what a completed field line means for framing and
-// connection handling. name and value are the field's bytes.
+// connection handling. name and value are the field's bytes, vs the
+// value's span in the buffer.
 func (p *Parser) note(name, value []byte, vs span) *Error {
-	h := &p.h
-	switch len(name) { // cheap pre-filter before the case-insensitive compare
-	case 4:
-		if equalFold(name, "host") {
-			h.hostCount++
-			h.host = vs
-			if !validHost(value, true) {
-				return errHostInvalid
-			}
-		}
-	case 6:
-		if equalFold(name, "expect") && equalFold(value, "100-continue") {
-			h.expect100 = true
-		}
-	case 10:
-		if equalFold(name, "connection") {
-			p.noteConnection(value)
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return p.noteContentLength(value)
-		}
-	case 17:
-		if equalFold(name, "transfer-encoding") {
-			return p.noteTransferEncoding(value)
-		}
+	if n := len(name); n < len(noted) && noted[n].fn != nil && equalFold(name, noted[n].name) {
+		return noted[n].fn(p, value, vs)
+	}
+	return nil
+}
+
+// noteHost counts Host field lines and checks the value (RFC 9112 §3.2).
+func (p *Parser) noteHost(value []byte, vs span) *Error {
+	p.h.hostCount++
+	p.h.host = vs
+	if !validHost(value, true) {
+		return errHostInvalid
+	}
+	return nil
+}
+
+// noteExpect looks for 100-continue (RFC 9110 §10.1.1).
+func (p *Parser) noteExpect(value []byte, _ span) *Error {
+	if equalFold(value, "100-continue") {
+		p.h.expect100 = true
 	}
 	return nil
 }
@@ -41,15 +64,15 @@ func (p *Parser) note(name, value []byte, vs span) *Error {
 // noteConnection looks for the "close" and "keep-alive" connection options
 // (RFC 9110 §7.6.1, RFC 9112 §9.3) in a comma-separated list, ignoring case
 // and every other option.
-func (p *Parser) noteConnection(v []byte) {
+func (p *Parser) noteConnection(v []byte, _ span) *Error {
 	// Most requests carry one option and nothing else.
 	switch {
 	case equalFold(v, "keep-alive"):
 		p.h.connKeepAlive = true
-		return
+		return nil
 	case equalFold(v, "close"):
 		p.h.connClose = true
-		return
+		return nil
 	}
 	for len(v) > 0 {
 		var opt []byte
@@ -61,6 +84,7 @@ func (p *Parser) noteConnection(v []byte) {
 			p.h.connKeepAlive = true
 		}
 	}
+	return nil
 }
 
 // maxContentLength keeps ContentLength within int64 with room to add.
@@ -74,7 +98,7 @@ const maxContentLength = 1<<62 - 1
 // components that pick different ones disagree about where the next
 // request starts. A comma-separated list ("42, 42") is rejected, which
 // RFC 9110 §8.6 permits: it is never sent by a well-behaved client.
-func (p *Parser) noteContentLength(v []byte) *Error {
+func (p *Parser) noteContentLength(v []byte, _ span) *Error {
 	h := &p.h
 	if len(v) == 0 {
 		return errContentLength
@@ -106,7 +130,7 @@ func (p *Parser) noteContentLength(v []byte) *Error {
 // asks recipients to ignore them): Transfer-Encoding decides where the
 // request ends, and a value that an intermediary might read as "no coding"
 // while we read "chunked" is exactly how a request is smuggled past it.
-func (p *Parser) noteTransferEncoding(v []byte) *Error {
+func (p *Parser) noteTransferEncoding(v []byte, _ span) *Error {
 	h := &p.h
 	h.teSeen = true
 	if len(v) == 0 || v[len(v)-1] == ',' {

@@ -32,6 +32,10 @@ func (e Events) PeerClosed() bool {
 
 // Err reports EPOLLERR: a pending socket error, which the next read or write
 // returns.
+//
+// Deprecated: Readable and Writable already include EPOLLERR,
+// so the handler meets the error through its next read or write, the one
+// place it must handle it anyway. It will be removed before v1.
 func (e Events) Err() bool {
 	return e&unix.EPOLLERR != 0
 }

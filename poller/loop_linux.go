@@ -82,7 +82,7 @@ type Options struct {
 }
 
 // Loop is one epoll instance driven by one goroutine locked to its OS
-// thread. Methods other than Submit, Stop, Done, Counters and State must be
+// thread. Methods other than Submit, Stop, Done and Counters must be
 // called on the loop's goroutine (from a Handler, a timer or a submitted
 // function) or before Run starts.
 type Loop struct {

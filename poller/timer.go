@@ -97,6 +97,9 @@ func (t *Timer) Stop() {
 func (t *Timer) Armed() bool { return t.q != nil }
 
 // Deadline returns how long until t fires, or 0 when it is not armed.
+//
+// Deprecated: nothing in epfs reads it; Armed says whether a timer is
+// waiting. It will be removed before v1.
 func (t *Timer) Deadline() time.Duration {
 	if t.q == nil {
 		return 0

@@ -83,6 +83,9 @@ func (r *Response) BodyBytes() int64 { return max(0, r.sent-int64(r.headLen)) }
 
 // ContentLength returns the Content-Length the head announces, or -1 when it
 // announces none (204).
+//
+// Deprecated: nothing in epfs reads it; Status, BodyBytes and Sent say what
+// a response was and what it sent. It will be removed before v1.
 func (r *Response) ContentLength() int64 { return r.clen }
 
 // Close reports whether the connection must be closed once this response
@@ -93,8 +96,8 @@ func (r *Response) Close() bool { return r.close }
 
 // Err returns why Step returned Failed: ErrAborted (the client went away:
 // EPIPE or ECONNRESET), ErrTruncated (the file shrank below the announced
-// length), ErrPipe (no pipe for Splice), or the bare errno of another
-// failing call. It is nil otherwise.
+// length), or the bare errno of another failing call (pipe2(2) failing to
+// give Splice a pipe among them). It is nil otherwise.
 func (r *Response) Err() error { return r.err }
 
 // Pending reports whether the response has bytes left to send.

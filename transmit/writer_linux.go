@@ -66,6 +66,9 @@ func NewWriter(cfg Config) *Writer {
 }
 
 // Config returns the configuration in effect, defaults filled in.
+//
+// Deprecated: nothing in epfs reads it back; keep the Config passed to
+// NewWriter instead. It will be removed before v1.
 func (w *Writer) Config() Config { return w.cfg }
 
 // SetNow sets the time the Date field shows. The server calls it from a
@@ -93,6 +96,10 @@ func (w *Writer) Close(c *syscount.Counters) {
 
 // Pipes reports how many pipes this Writer holds open, idle and in use:
 // each is two descriptors against the process's budget.
+//
+// Deprecated: nothing in epfs reads it; the pipe2 and close counts of the
+// loop's syscount.Counters give the same figure. It will be removed
+// before v1.
 func (w *Writer) Pipes() int { return w.open }
 
 func (w *Writer) getSlab() *slab {

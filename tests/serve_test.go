@@ -673,10 +673,20 @@ func TestServeMetricsAndTrace(t *testing.T) {
 		{"epfs_responses_total", []string{"code", "4xx"}, 1},
 		{"epfs_syscalls_total", []string{"syscall", "sendfile"}, 5},
 		{"epfs_bytes_total", []string{"direction", "sent"}, 5 * bigSize},
+		{"epfs_transmit_total", []string{"tally", "responses"}, 6},
 	} {
 		if d := metric(after, c.name, c.labels...) - metric(before, c.name, c.labels...); d < c.min {
 			t.Errorf("%s%v moved by %v, want at least %v", c.name, c.labels, d, c.min)
 		}
+	}
+	// A Step writes at most the 1 MiB fairness budget, so each 8 MiB body
+	// took at least 8 Steps, all but the last ending in a yield or on a
+	// full socket.
+	moved := func(tally string) float64 {
+		return metric(after, "epfs_transmit_total", "tally", tally) - metric(before, "epfs_transmit_total", "tally", tally)
+	}
+	if got, want := moved("yields")+moved("would_blocks"), float64(5*(bigSize/(1<<20)-1)); got < want {
+		t.Errorf("epfs_transmit_total: %v yields and would_blocks for 5 bodies of %d bytes, want at least %v", got, bigSize, want)
 	}
 	if _, ok := after["epfs_epoll_wait_events"]; !ok {
 		t.Error("no epoll_wait histogram")

@@ -29,6 +29,7 @@ type collector struct {
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
 	lookupHanded, lookupFull           *prometheus.Desc
+	transmit                           *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -63,6 +64,7 @@ func newCollector(s *Server) *collector {
 		lookupHanded: d("io_lookups_total", "Cache misses and stale entries (openat2, fstat, small-file reads, listings) looked up on the I/O pool instead of the loop.", "loop"),
 		lookupFull:   d("io_lookup_queue_full_total", "Cache misses looked up on the loop because the I/O queue was full.", "loop"),
 		ioTID:        d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
+		transmit:     d("transmit_total", "Response writer tallies: responses sent whole; Steps that ended on EAGAIN (would_blocks, each resumed on EPOLLOUT) or on the fairness budget (yields); transfers ended by the client (aborts), by a file that shrank (truncations) or by another error (failures).", "loop", "tally"),
 	}
 }
 
@@ -70,12 +72,17 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.transmit} {
 		ch <- d
 	}
 }
 
 var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses}
+
+// transmitTallies are the Writer's tallies epfs_transmit_total exports; its
+// probe tallies go to epfs_cold_probes_total.
+var transmitTallies = []transmit.Stat{transmit.Responses, transmit.WouldBlocks, transmit.Yields,
+	transmit.Aborts, transmit.Truncations, transmit.Failures}
 
 var statusClasses = [6]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
@@ -122,6 +129,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(ls.open.Load()), loop)
 		counter(c.rejected, ls.rejected.Load(), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
+		for _, st := range transmitTallies {
+			counter(c.transmit, w.tw.Stat(st), loop, st.String())
+		}
 		ch <- prometheus.MustNewConstMetric(c.threadID, prometheus.GaugeValue, float64(w.loop.ThreadID()), loop)
 		c.collectIO(ch, w, loop)
 	}

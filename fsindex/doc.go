@@ -38,11 +38,19 @@
 //   - What is served. Regular files, and directories through their index
 //     file or a listing. A directory named without its trailing slash is
 //     RedirectSlash; a file named with one is NotFound (the kernel's ENOTDIR).
-//     FIFOs, sockets and devices are Forbidden. They are opened with
-//     O_NONBLOCK|O_NOCTTY before fstat(2) refuses them, so opening a FIFO
-//     returns at once instead of waiting for a writer (fifo(7)), and a
-//     terminal never becomes the controlling one. Revalidation resolves with
-//     O_PATH and opens nothing at all.
+//     FIFOs, sockets and devices are Forbidden, and never opened: opening
+//     a device runs its driver's open method, which can have side effects,
+//     and opening a FIFO releases a writer waiting for a reader (fifo(7)).
+//     Every path is first resolved with O_PATH, which opens nothing, and
+//     fstat'ed; only a regular file or a directory is then opened for
+//     reading: a directory through the O_PATH descriptor itself (openat of
+//     "."), a regular file by resolving its path a second time and checking
+//     that the result has the first one's device and inode. Between the two
+//     resolutions, a process that can rename into the tree could swap in a
+//     FIFO (or, with CAP_MKNOD or a device node on the same filesystem, a
+//     device): it is then opened with O_NONBLOCK|O_NOCTTY, so it neither
+//     blocks nor becomes a controlling terminal, and refused by the check.
+//     Revalidation resolves with O_PATH and opens nothing at all.
 //   - References. Lookup returns an Entry only with Found or Listing, holding
 //     one reference for the caller, who calls Release exactly once when the
 //     response no longer needs Fd or Body. The cache holds its own reference
@@ -75,8 +83,9 @@
 //     for the reference, makes no system call and allocates nothing. A hit on
 //     an entry past its validity revalidates: openat2(O_PATH), fstat, close
 //     (three per precompressed suffix more when variants are on). A miss
-//     resolves, opens, fstats, reads a small file with pread, and probes the
-//     variants. All of it runs on the calling goroutine: a miss on a cold
+//     resolves with O_PATH, fstats, resolves again to open (a directory:
+//     reopens "." beneath the O_PATH descriptor), fstats, reads a small file
+//     with pread, and probes the variants the same way. All of it runs on the calling goroutine: a miss on a cold
 //     disk blocks it, as a small-file read must (hence LookupCached).
 //   - Errors. With Failed the error is the bare errno (compare with ==), or
 //     ErrClosed after Close.

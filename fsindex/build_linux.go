@@ -230,15 +230,37 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		c.Close(dirfd)
 		return x.miss(key, Forbidden, now), nil
 	}
-	body, err := x.listing(c, dirfd, key, rel == "")
+	// Counted before the build, at the most a listing may take, so that
+	// concurrent builds cannot overshoot the budget together. A new
+	// listing is loose until the cache takes it.
+	if x.loose.Add(x.listMax) > x.listBudget {
+		x.loose.Add(-x.listMax)
+		c.Close(dirfd)
+		return nil, ErrMemory
+	}
+	x.listed.Add(x.listMax)
+	body, newest, err := x.listing(c, dirfd, key, rel == "")
 	c.Close(dirfd)
+	x.built.Add(1)
+	adjust := int64(len(body)) - x.listMax
+	if err != nil {
+		adjust = -x.listMax
+	}
+	x.listed.Add(adjust)
+	x.loose.Add(adjust)
 	if err != nil {
 		if classify(err) == Failed {
 			return nil, err
 		}
 		return x.miss(key, classify(err), now), nil
 	}
+	// Last-Modified is the newest of the directory and what it lists: a
+	// file rewritten in place changes the listing, not the directory, and
+	// If-Modified-Since must not answer 304 for that.
 	mt := time.Unix(dst.Mtim.Sec, dst.Mtim.Nsec)
+	if newest.After(mt) {
+		mt = newest
+	}
 	e := &Entry{
 		Fd:           -1,
 		Size:         int64(len(body)),
@@ -253,7 +275,9 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		result:       Listing,
 		id:           idOf(dst),
 		bytes:        int64(len(body)),
+		owner:        x,
 	}
+	e.loose.Store(true)
 	e.refs.Store(1)
 	e.checked.Store(now)
 	return e, nil

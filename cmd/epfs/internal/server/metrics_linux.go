@@ -29,6 +29,7 @@ type collector struct {
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
 	lookupHanded, lookupFull           *prometheus.Desc
+	listingBytes, listingsBuilt        *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -63,6 +64,9 @@ func newCollector(s *Server) *collector {
 		lookupHanded: d("io_lookups_total", "Cache misses and stale entries (openat2, fstat, small-file reads, listings) looked up on the I/O pool instead of the loop.", "loop"),
 		lookupFull:   d("io_lookup_queue_full_total", "Cache misses looked up on the loop because the I/O queue was full.", "loop"),
 		ioTID:        d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
+
+		listingBytes:  d("listing_bytes", "Bytes of directory listing bodies alive now, one per directory however many responses send it: held by the cache, or loose (held only by responses, or being built; at most a quarter of the memory budget, beyond which a listing request gets 503).", "held"),
+		listingsBuilt: d("listings_built_total", "Directory listings built (one fstatat per name shown), rebuilds included."),
 	}
 }
 
@@ -70,7 +74,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt} {
 		ch <- d
 	}
 }
@@ -140,6 +144,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ioTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
 		}
 	}
+	cached, loose := c.s.index.ListingBytes()
+	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(cached), "cache")
+	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(loose), "loose")
+	counter(c.listingsBuilt, c.s.index.ListingsBuilt())
 	var dropped uint64
 	if c.s.sink != nil {
 		dropped = c.s.sink.dropped.Load()

@@ -30,6 +30,7 @@ type collector struct {
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
 	lookupHanded, lookupFull           *prometheus.Desc
 	listingBytes, listingsBuilt        *prometheus.Desc
+	returns, returnSecs, pauseSecs     *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -67,6 +68,10 @@ func newCollector(s *Server) *collector {
 
 		listingBytes:  d("listing_bytes", "Bytes of directory listing bodies alive now, one per directory however many responses send it: held by the cache, or loose (held only by responses, or being built; at most a quarter of the memory budget, beyond which a listing request gets 503).", "held"),
 		listingsBuilt: d("listings_built_total", "Directory listings built (one fstatat per name shown), rebuilds included."),
+
+		returns:    d("memory_returns_total", "Times the loops, quiet for a while, trimmed their pools and the server returned free memory to the kernel (debug.FreeOSMemory)."),
+		returnSecs: d("memory_return_seconds", "How long the last return of memory took (a garbage collection and a scavenge of every free page)."),
+		pauseSecs:  d("memory_return_gc_pause_seconds", "The stop-the-world pause of the last return's garbage collection."),
 	}
 }
 
@@ -74,7 +79,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs} {
 		ch <- d
 	}
 }
@@ -144,6 +149,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ioTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
 		}
 	}
+	counter(c.returns, c.s.returns.Load())
+	ch <- prometheus.MustNewConstMetric(c.returnSecs, prometheus.GaugeValue, time.Duration(c.s.returnNs.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.pauseSecs, prometheus.GaugeValue, time.Duration(c.s.pauseNs.Load()).Seconds())
 	cached, loose := c.s.index.ListingBytes()
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(cached), "cache")
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(loose), "loose")

@@ -48,18 +48,12 @@ func blockWriter(t *testing.T, path string) *fifoWriter {
 		}
 		select {
 		case <-w.done:
-		case <-time.After(10 * time.Second): // hang guard
-			t.Error("the FIFO writer did not return after a reader opened the FIFO")
+		case <-time.After(waitGuard):
+			t.Errorf("hang guard: the FIFO writer did not return within %v of a reader opening the FIFO", waitGuard)
 		}
 	})
-	// Wait until the thread is in the kernel's wait for a reader (hang
-	// guard: it gets there in microseconds).
-	for deadline := time.Now().Add(10 * time.Second); !w.waiting(t); {
-		if time.Now().After(deadline) {
-			t.Fatal("the FIFO writer never blocked in openat")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The thread gets to the kernel's wait for a reader in microseconds.
+	waitFor(t, "FIFO writer blocked in openat", func() bool { return w.waiting(t) })
 	return w
 }
 

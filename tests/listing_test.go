@@ -145,15 +145,11 @@ func TestBigListingShared(t *testing.T) {
 	const readers = 20
 	rssBefore := statusBytes(t, w.cmd.Process.Pid, "RssAnon")
 	for range readers {
-		c, err := net.Dial("tcp", w.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dial(t, w.addr)
 		// A small receive window, so the response stays in flight; the
 		// head is read, so it has begun.
 		c.(*net.TCPConn).SetReadBuffer(4 << 10)
-		c.SetDeadline(time.Now().Add(20 * time.Second)) // hang guard
+		c.SetDeadline(time.Now().Add(waitGuard)) // a hang guard
 		fmt.Fprintf(c, "GET /big/ HTTP/1.1\r\nHost: x\r\n\r\n")
 		r, err := http.ReadResponse(bufio.NewReaderSize(c, 4<<10), nil)
 		if err != nil || r.StatusCode != 200 || r.ContentLength != size {

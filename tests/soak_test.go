@@ -101,9 +101,9 @@ func TestSoak(t *testing.T) {
 	if grew, allowed := endRSS-warmRSS, max(2<<20, warmRSS/10); grew > allowed {
 		t.Errorf("anonymous resident memory grew by %d bytes between the warm-up and the end, more than %d", grew, allowed)
 	}
-	t.Logf("after %v quiet: RssAnon %.1f MiB (%+.1f %% against the warm-up)", quietTrim, float64(quietRSS)/(1<<20), 100*float64(quietRSS-warmRSS)/float64(warmRSS))
+	t.Logf("after going quiet (%v): RssAnon %.1f MiB (%+.1f %% against the warm-up)", quietTrim, float64(quietRSS)/(1<<20), 100*float64(quietRSS-warmRSS)/float64(warmRSS))
 	if quietRSS > warmRSS+warmRSS/10 {
-		t.Errorf("anonymous resident memory %d bytes once the server had returned memory, more than 10 %% over the %d after the warm-up", quietRSS, warmRSS)
+		t.Errorf("anonymous resident memory %d bytes after going quiet, more than 10 %% over the %d after the warm-up", quietRSS, warmRSS)
 	}
 	w.healthy(t)
 }

@@ -82,7 +82,8 @@
 //   - Cost. A hit on a fresh entry takes a shard's read lock, one atomic add
 //     for the reference, makes no system call and allocates nothing. A hit on
 //     an entry past its validity revalidates: openat2(O_PATH), fstat, close
-//     (three per precompressed suffix more when variants are on). A miss
+//     (three per precompressed suffix more when variants are on); a listing
+//     past its validity is rebuilt (see Freshness). A miss
 //     resolves with O_PATH, fstats, resolves again to open (a directory:
 //     reopens "." beneath the O_PATH descriptor), fstats, reads a small file
 //     with pread, and probes the variants the same way. All of it runs on the calling goroutine: a miss on a cold

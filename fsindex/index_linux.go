@@ -137,9 +137,10 @@ func (x *Index) shardFor(path string) *shard {
 // Entry is nil. The error is non-nil only with Failed.
 //
 // A hit on a fresh entry makes no system call and does not allocate. A
-// stale hit revalidates with one openat2(O_PATH) and one fstat. A miss
-// resolves, opens and fstats, reads a small file, and looks for variants.
-// c counts those calls; it may be nil.
+// stale hit revalidates with one openat2(O_PATH) and one fstat (a stale
+// listing is rebuilt). A miss resolves, opens and fstats, reads a small
+// file, and looks for variants. Concurrent slow lookups of one path share
+// one such piece of work. c counts those calls; it may be nil.
 //
 // Lookup never retains path: the slow path works on its own copy. So a
 // caller may pass a string that aliases a reusable buffer (unsafe.String over

@@ -64,7 +64,9 @@ study: build
 # The mixed soak (tests/soak_test.go) for SOAKTIME against the built
 # binary: many clients, every kind of request, aborts and malformed input;
 # zero wrong answers, fds equal and RSS within max(2 MiB, 10 %) from after
-# the warm-up to the end. `make test` runs it for 10 s. No -race here: the
+# the warm-up to the end, and, once the paused server has gone quiet and
+# returned its free memory, RSS within 10 % of the post-warm-up value.
+# `make test` runs it for 10 s. No -race here: the
 # detector would only slow the clients (the server is a separate binary).
 SOAKTIME ?= 60s
 soak:

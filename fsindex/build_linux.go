@@ -46,8 +46,10 @@ func (x *Index) build(c *syscount.Counters, key string, now int64) (*Entry, erro
 		return &Entry{Fd: -1, result: NotFound}, nil // not cached: cheap to refuse again
 	}
 	var st unix.Stat_t
-	fd, err := x.open(c, rel, modeRead, &st)
+	fd, err := x.openRead(c, rel, true, &st)
 	if err != nil {
+		// errSpecial: a FIFO, socket or device, Forbidden without ever
+		// having been opened.
 		return x.miss(key, classify(err), now), errIfFailed(err)
 	}
 	switch st.Mode & unix.S_IFMT {
@@ -68,8 +70,7 @@ func (x *Index) build(c *syscount.Counters, key string, now int64) (*Entry, erro
 		}
 		return x.dirEntry(c, key, rel, fd, &st, now)
 	}
-	// A FIFO, socket or device: opened without blocking (O_NONBLOCK) and
-	// never served.
+	// openRead opens nothing else.
 	c.Close(fd)
 	return x.miss(key, Forbidden, now), nil
 }
@@ -175,14 +176,19 @@ func readBody(c *syscount.Counters, fd int, st *unix.Stat_t, limit int64) ([]byt
 func (x *Index) addVariants(c *syscount.Counters, e *Entry) {
 	for enc := Brotli; enc < numEncodings; enc++ {
 		var st unix.Stat_t
-		fd, err := x.open(c, e.openPath+encodingSuffixes[enc], modeRead, &st)
+		fd, err := x.openRead(c, e.openPath+encodingSuffixes[enc], false, &st)
+		if err != nil && err != errSpecial {
+			continue
+		}
+		// Recorded for revalidation even when it is not a regular file
+		// (then never opened), so that its replacement by one is seen.
+		e.varIDs[enc] = idOf(&st)
 		if err != nil {
 			continue
 		}
-		e.varIDs[enc] = idOf(&st)
 		// A variant older than the original was made from an older
 		// version of it; serving it would contradict the original's ETag.
-		if st.Mode&unix.S_IFMT != unix.S_IFREG || timespecLess(st.Mtim, e.id.mtime) {
+		if timespecLess(st.Mtim, e.id.mtime) {
 			c.Close(fd)
 			continue
 		}
@@ -208,13 +214,14 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		ip = rel + "/" + ip
 	}
 	var st unix.Stat_t
-	fd, err := x.open(c, ip, modeRead, &st)
+	fd, err := x.openRead(c, ip, false, &st)
 	switch {
-	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG:
+	case err == nil:
 		c.Close(dirfd)
 		return x.fileEntry(c, key, ip, fd, &st, now), nil
-	case err == nil:
-		c.Close(fd) // an index that is not a regular file counts as absent
+	case err == errSpecial:
+		// An index that is not a regular file counts as absent (and was
+		// never opened).
 	case classify(err) == Failed:
 		c.Close(dirfd)
 		return nil, err
@@ -223,15 +230,37 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		c.Close(dirfd)
 		return x.miss(key, Forbidden, now), nil
 	}
-	body, err := x.listing(c, dirfd, key, rel == "")
+	// Counted before the build, at the most a listing may take, so that
+	// concurrent builds cannot overshoot the budget together. A new
+	// listing is loose until the cache takes it.
+	if x.loose.Add(x.listMax) > x.listBudget {
+		x.loose.Add(-x.listMax)
+		c.Close(dirfd)
+		return nil, ErrMemory
+	}
+	x.listed.Add(x.listMax)
+	body, newest, err := x.listing(c, dirfd, key, rel == "")
 	c.Close(dirfd)
+	x.built.Add(1)
+	adjust := int64(len(body)) - x.listMax
+	if err != nil {
+		adjust = -x.listMax
+	}
+	x.listed.Add(adjust)
+	x.loose.Add(adjust)
 	if err != nil {
 		if classify(err) == Failed {
 			return nil, err
 		}
 		return x.miss(key, classify(err), now), nil
 	}
+	// Last-Modified is the newest of the directory and what it lists: a
+	// file rewritten in place changes the listing, not the directory, and
+	// If-Modified-Since must not answer 304 for that.
 	mt := time.Unix(dst.Mtim.Sec, dst.Mtim.Nsec)
+	if newest.After(mt) {
+		mt = newest
+	}
 	e := &Entry{
 		Fd:           -1,
 		Size:         int64(len(body)),
@@ -246,7 +275,9 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		result:       Listing,
 		id:           idOf(dst),
 		bytes:        int64(len(body)),
+		owner:        x,
 	}
+	e.loose.Store(true)
 	e.refs.Store(1)
 	e.checked.Store(now)
 	return e, nil

@@ -14,8 +14,14 @@ const maxShards = 16
 
 // maxEvict caps the entries one insertion evicts, so a miss does bounded
 // work (nginx caps it likewise in ngx_expire_old_cached_files). If that is
-// not enough room the new entry is served uncached.
-const maxEvict = 8
+// not enough room the new entry is served uncached. A large body (a
+// listing) may evict one more entry per evictPer bytes it holds: its
+// build, one fstatat per name, costs far more than the evictions, and a
+// listing that could not be cached would be rebuilt per request.
+const (
+	maxEvict = 8
+	evictPer = 16 << 10
+)
 
 // shard is one lock's worth of the cache: a map from request path to entry
 // and a CLOCK ring over the same entries.
@@ -26,11 +32,12 @@ const maxEvict = 8
 // chance), which approximates LRU without writing shared state on a hit
 // that is already marked.
 type shard struct {
-	mu   sync.RWMutex
-	m    map[string]*Entry
-	ring []*Entry // cached entries by slot; nil slots are listed in free
-	free []int
-	hand int
+	mu      sync.RWMutex
+	m       map[string]*Entry
+	flights map[string]*flight // slow lookups in progress, by path
+	ring    []*Entry           // cached entries by slot; nil slots are listed in free
+	free    []int
+	hand    int
 
 	maxEntries int   // entries in m, found and missing
 	maxNeg     int   // misses in m: a 404 flood cannot push out the working set
@@ -66,6 +73,7 @@ func (x *Index) initShards() {
 // reset empties the shard (its entries' references are the caller's to drop).
 func (sh *shard) reset() {
 	sh.m = make(map[string]*Entry)
+	sh.flights = make(map[string]*flight)
 	sh.ring = make([]*Entry, 0, min(sh.maxEntries, 1024))
 	sh.free = sh.free[:0]
 	sh.hand, sh.negs, sh.fds, sh.bytes = 0, 0, 0, 0
@@ -91,8 +99,9 @@ func (sh *shard) hold(key string, want *Entry) (*Entry, bool) {
 // then the only one, and its Release closes e. Evicted entries lose the
 // cache's reference after the lock is dropped, so no close(2) runs under it.
 func (x *Index) publish(c *syscount.Counters, sh *shard, e *Entry) {
-	var out [maxEvict + 1]*Entry
-	n := 0
+	var buf [maxEvict + 1]*Entry
+	out := buf[:0]
+	limit := maxEvict + 1 + int(e.bytes/evictPer)
 	sh.mu.Lock()
 	if x.closed.Load() {
 		sh.mu.Unlock()
@@ -100,23 +109,21 @@ func (x *Index) publish(c *syscount.Counters, sh *shard, e *Entry) {
 	}
 	if old := sh.m[e.key]; old != nil {
 		sh.remove(old)
-		out[n] = old
-		n++
+		out = append(out, old)
 	}
-	for n < len(out) && sh.over(e) {
+	for len(out) < limit && sh.over(e) {
 		v := sh.victim(!e.positive() && sh.negs >= sh.maxNeg)
 		if v == nil {
 			break
 		}
 		sh.remove(v)
-		out[n] = v
-		n++
+		out = append(out, v)
 	}
 	if !sh.over(e) {
 		sh.add(e)
 	}
 	sh.mu.Unlock()
-	for _, v := range out[:n] {
+	for _, v := range out {
 		v.drop(c)
 	}
 }
@@ -164,6 +171,9 @@ func (sh *shard) add(e *Entry) {
 		sh.ring = append(sh.ring, e)
 	}
 	sh.m[e.key] = e
+	if e.owner != nil && e.loose.Swap(false) {
+		e.owner.loose.Add(-e.bytes) // the cache's budget holds it now
+	}
 	sh.fds += e.fds
 	sh.bytes += e.bytes
 	if !e.positive() {
@@ -182,8 +192,13 @@ func (sh *shard) remove(e *Entry) {
 	}
 }
 
-// drop releases the cache's reference to an entry it no longer holds.
+// drop releases the cache's reference to an entry it no longer holds. A
+// listing still sent by responses is loose from here until they end.
 func (e *Entry) drop(c *syscount.Counters) {
+	if e.owner != nil {
+		e.loose.Store(true)
+		e.owner.loose.Add(e.bytes)
+	}
 	if e.counted() {
 		e.unref(c)
 	}

@@ -38,11 +38,19 @@
 //   - What is served. Regular files, and directories through their index
 //     file or a listing. A directory named without its trailing slash is
 //     RedirectSlash; a file named with one is NotFound (the kernel's ENOTDIR).
-//     FIFOs, sockets and devices are Forbidden. They are opened with
-//     O_NONBLOCK|O_NOCTTY before fstat(2) refuses them, so opening a FIFO
-//     returns at once instead of waiting for a writer (fifo(7)), and a
-//     terminal never becomes the controlling one. Revalidation resolves with
-//     O_PATH and opens nothing at all.
+//     FIFOs, sockets and devices are Forbidden, and never opened: opening
+//     a device runs its driver's open method, which can have side effects,
+//     and opening a FIFO releases a writer waiting for a reader (fifo(7)).
+//     Every path is first resolved with O_PATH, which opens nothing, and
+//     fstat'ed; only a regular file or a directory is then opened for
+//     reading: a directory through the O_PATH descriptor itself (openat of
+//     "."), a regular file by resolving its path a second time and checking
+//     that the result has the first one's device and inode. Between the two
+//     resolutions, a process that can rename into the tree could swap in a
+//     FIFO (or, with CAP_MKNOD or a device node on the same filesystem, a
+//     device): it is then opened with O_NONBLOCK|O_NOCTTY, so it neither
+//     blocks nor becomes a controlling terminal, and refused by the check.
+//     Revalidation resolves with O_PATH and opens nothing at all.
 //   - References. Lookup returns an Entry only with Found or Listing, holding
 //     one reference for the caller, who calls Release exactly once when the
 //     response no longer needs Fd or Body. The cache holds its own reference
@@ -74,9 +82,11 @@
 //   - Cost. A hit on a fresh entry takes a shard's read lock, one atomic add
 //     for the reference, makes no system call and allocates nothing. A hit on
 //     an entry past its validity revalidates: openat2(O_PATH), fstat, close
-//     (three per precompressed suffix more when variants are on). A miss
-//     resolves, opens, fstats, reads a small file with pread, and probes the
-//     variants. All of it runs on the calling goroutine: a miss on a cold
+//     (three per precompressed suffix more when variants are on); a listing
+//     past its validity is rebuilt (see Freshness). A miss
+//     resolves with O_PATH, fstats, resolves again to open (a directory:
+//     reopens "." beneath the O_PATH descriptor), fstats, reads a small file
+//     with pread, and probes the variants the same way. All of it runs on the calling goroutine: a miss on a cold
 //     disk blocks it, as a small-file read must (hence LookupCached).
 //   - Errors. With Failed the error is the bare errno (compare with ==), or
 //     ErrClosed after Close.
@@ -145,10 +155,34 @@
 // makes sendfile return 0 early, which the sender must treat as an error.
 // Publish by writing a new file and renaming it over the old one: the
 // cached descriptor then keeps serving the complete old version until the
-// entry is replaced. A listing is rebuilt when its directory changes
-// (a name added, removed or renamed); a file rewritten in place does not
-// touch its directory, so the size and time a cached listing shows for it
-// may lag until the listing is rebuilt or evicted.
+// entry is replaced.
+//
+// A listing shows the sizes and times of the files in its directory, and a
+// file rewritten in place does not touch its directory, so the directory's
+// identity cannot revalidate it: a listing past Valid is rebuilt (getdents
+// and one fstatat per name shown). If the new body is byte for byte the
+// old one, the old entry stays, with its ETag (a hash of the body); else
+// the new one, with a new ETag, replaces it. Its Last-Modified is the
+// newest of the directory's and the listed entries' mtimes, so that
+// If-Modified-Since cannot get a 304 for a listing that changed. The same
+// bound therefore holds for listings, plus the time one rebuild takes.
+//
+// Every slow lookup (a miss, a revalidation, a rebuild) runs once per path
+// at a time: the first Lookup starts it, and Lookups of the same path that
+// arrive meanwhile wait for it and share its answer, each with its own
+// reference. So a directory is listed at most once per Valid however many
+// requests want it, and they all hold the same body. A listing is bounded
+// by 10,000 names and by a quarter of a shard's byte budget (1 MiB by
+// default, never less than 4 KiB), whichever comes first, and then ends
+// with a note saying after how many names it stops; that bound also lets
+// the cache always make room for it (see The cache), so it is not rebuilt
+// per request. Listings are reference-counted like descriptors: one that
+// is held only by responses (evicted or replaced while being sent, or not
+// cached) is loose, and loose listings, with builds in progress counted at
+// the bound, may take at most a quarter of Options.MemoryBudget. A Lookup
+// that would build a listing past that fails with ErrMemory (epfs answers
+// 503) until those responses end or time out; cached listings are bounded
+// by the cache's own budget and never cause it.
 //
 // Why revalidation and not inotify, measured on this project's build
 // machine (Linux 6.18, ext4): revalidation costs 2.8-3.0 µs (openat2 O_PATH +
@@ -188,15 +222,17 @@
 // and CLOCK ring: a hit sets the entry's reference bit (only if clear, so a
 // hot entry's cache line is not written), and an insertion that needs room
 // advances the hand, clearing bits, and evicts the first entry whose bit is
-// clear. One insertion evicts at most 8 entries; if that is not room enough
-// the new entry is served uncached and closed on Release. Misses may take at
+// clear. One insertion evicts at most 8 entries, plus one per 16 KiB of its
+// body (a listing's build costs far more); if that is not room enough the
+// new entry is served uncached and closed on Release. Misses may take at
 // most a quarter of a shard, so a flood of 404s cannot push out the working
 // set. The descriptor budget (Options.MaxFds, default 1024) counts what the
 // cache holds; transfers holding evicted entries add to it until they end.
 //
-// Only entries holding descriptors count references: an entry answered from
-// memory is kept alive by the garbage collector while anyone holds it, so a
-// hit on it writes no shared memory but the shard's reader count. Measured
+// Only entries holding descriptors, and listings, count references: a
+// small file's entry is kept alive by the garbage collector while anyone
+// holds it, so a hit on it writes no shared memory but the shard's reader
+// count. Measured
 // with BenchmarkLookupHit on 2 cores, a hit costs about 50 ns single-threaded;
 // with both cores hitting one small file about 39 ns per hit, one large
 // (reference-counted) file about 78 ns, and 64 files about 34 ns, against

@@ -121,6 +121,8 @@ type Entry struct {
 	slot     int                  // index in the shard's ring while cached
 	fds      int                  // descriptors held by the entry and its variants
 	bytes    int64                // body bytes held by the entry and its variants
+	owner    *Index               // a listing's Index, whose listing tallies count it until its last reference goes; nil otherwise
+	loose    atomic.Bool          // a listing not held by the cache: counted in owner.loose
 }
 
 // Variant returns the precompressed variant of e in enc, or nil when there
@@ -139,7 +141,8 @@ func (e *Entry) Variant(enc Encoding) *Entry {
 // per Entry that Lookup returned, after the last use of its Fd or Body; the
 // caller's counters account the close(2) that may follow. Releasing a
 // variant panics; so does releasing twice an entry that holds descriptors
-// (one served from memory cannot tell, but its holder must not rely on it).
+// or a listing (a small file served from memory cannot tell, but its
+// holder must not rely on it).
 func (e *Entry) Release(c *syscount.Counters) {
 	if e.Encoding != Identity {
 		panic("fsindex: Release of a variant; release the entry Lookup returned")
@@ -149,14 +152,16 @@ func (e *Entry) Release(c *syscount.Counters) {
 	}
 }
 
-// counted reports whether e's references are counted: only an entry that
-// holds descriptors needs to know when its last user lets go. An entry
-// served from memory is kept alive by the garbage collector for as long as
-// anyone holds it, so its hits and releases skip the shared counter, whose
-// cache line would otherwise bounce between the loops on every hit.
-func (e *Entry) counted() bool { return e.fds > 0 }
+// counted reports whether e's references are counted: an entry that
+// holds descriptors, which its last user closes, and a listing, whose body
+// its last user takes off the listing budget. A small file's entry is kept
+// alive by the garbage collector for as long as anyone holds it, so its
+// hits and releases skip the shared counter, whose cache line would
+// otherwise bounce between the loops on every hit.
+func (e *Entry) counted() bool { return e.fds > 0 || e.owner != nil }
 
-// unref drops one reference and closes the descriptors with the last one.
+// unref drops one reference; the last one closes the descriptors and takes
+// a listing's body off the budget.
 func (e *Entry) unref(c *syscount.Counters) {
 	n := e.refs.Add(-1)
 	if n > 0 {
@@ -164,6 +169,12 @@ func (e *Entry) unref(c *syscount.Counters) {
 	}
 	if n < 0 {
 		panic("fsindex: Entry released more often than it was looked up")
+	}
+	if x := e.owner; x != nil {
+		x.listed.Add(-e.bytes)
+		if e.loose.Load() {
+			x.loose.Add(-e.bytes)
+		}
 	}
 	e.closeFds(c)
 }

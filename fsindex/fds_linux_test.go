@@ -4,7 +4,10 @@ package fsindex
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +150,77 @@ func TestFIFO(t *testing.T) {
 			t.Fatal("hang guard: lookup of a FIFO hung")
 		}
 	})
+}
+
+// TestFIFONotOpened: a FIFO (named, through a symlink, as an index file, as
+// a variant) is refused without being opened, on both resolvers: a thread
+// blocked opening it for writing, which any reader's open would release
+// (fifo(7)), is still blocked after the lookups.
+func TestFIFONotOpened(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "pipe|", "link -> pipe", "d/index.html|", "v.txt", "v.txt.br|")
+	resolvers(t, func(t *testing.T, walk bool) {
+		x := newIndex(t, Options{Root: root, Listing: true, Precompressed: true, Valid: -1}, walk)
+		for _, c := range []struct{ path, fifo, want string }{
+			{"/pipe", "pipe", "forbidden"}, {"/link", "pipe", "forbidden"},
+			{"/d/", "d/index.html", "listing"}, {"/v.txt", "v.txt.br", "found"},
+		} {
+			tid, done := blockFIFOWriter(t, filepath.Join(root, c.fifo))
+			if r, _, _ := lookup(t, x, c.path); r.String() != c.want {
+				t.Errorf("%s: %v, want %s", c.path, r, c.want)
+			}
+			if !inOpenat(t, tid, done) {
+				t.Errorf("%s: %s was opened: its blocked writer found a reader", c.path, c.fifo)
+			}
+		}
+	})
+}
+
+// blockFIFOWriter starts a thread opening path for writing, which blocks
+// until a reader opens it, and waits until it is blocked. A clean-up opens
+// the FIFO for reading, which releases it.
+func blockFIFOWriter(t *testing.T, path string) (int, chan struct{}) {
+	tidc, done := make(chan int, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with us
+		tidc <- unix.Gettid()
+		if fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+			unix.Close(fd)
+		}
+	}()
+	tid := <-tidc
+	t.Cleanup(func() {
+		if fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+			defer unix.Close(fd)
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second): // hang guard
+			t.Error("the FIFO writer was not released")
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); !inOpenat(t, tid, done); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // hang guard: it blocks in microseconds
+			t.Fatal("the FIFO writer never blocked")
+		}
+	}
+	return tid, done
+}
+
+// inOpenat reports whether thread tid is asleep inside openat: proc(5)'s
+// /proc/PID/task/TID/syscall says "running" for a thread a reader woke.
+func inOpenat(t *testing.T, tid int, done chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/syscall", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.HasPrefix(string(b), strconv.Itoa(unix.SYS_OPENAT)+" ")
 }
 
 // lookupBody is lookup for goroutines that must not call t.Fatal.

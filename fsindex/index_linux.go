@@ -3,6 +3,7 @@
 package fsindex
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -30,7 +31,23 @@ type Index struct {
 	shards  []shard
 	mask    uint64
 	closed  atomic.Bool
+
+	// Listings. One is at most listMax bytes. listed counts the bytes of
+	// every listing body alive; loose those of the ones the cache does not
+	// hold (never cached, or evicted or replaced while responses still
+	// send them, and builds in progress, at listMax each), which may not
+	// pass listBudget: the cache's share is bounded by its own budget.
+	// built counts the listings built, for tests and metrics.
+	listMax, listBudget int64
+	listed, loose       atomic.Int64
+	built               atomic.Uint64
 }
+
+// ErrMemory is returned, with Failed, by a Lookup that would build a
+// listing while the listings held by responses alone, outside the cache,
+// take their whole budget (a quarter of Options.MemoryBudget). It passes
+// as those responses end (or time out); epfs answers 503.
+var ErrMemory = errors.New("fsindex: listing memory budget exhausted")
 
 // Open opens the root directory named by opts.Root and returns an Index
 // over it. It probes openat2 once (the syscalls it makes are uncounted) and
@@ -60,6 +77,10 @@ func open(opts Options, walk bool) (*Index, error) {
 	x := &Index{root: root, opts: opts, epoch: time.Now(), valid: int64(opts.Valid), seed: maphash.MakeSeed()}
 	x.openat2 = !walk && probeOpenat2(c, root)
 	x.initShards()
+	// A listing must fit a shard's byte budget several times over, or it
+	// could never be cached and would be rebuilt per request.
+	x.listMax = max(4<<10, min(maxListingBytes, x.shards[0].maxBytes/4))
+	x.listBudget = max(opts.MemoryBudget/4, x.listMax)
 	return x, nil
 }
 
@@ -116,9 +137,10 @@ func (x *Index) shardFor(path string) *shard {
 // Entry is nil. The error is non-nil only with Failed.
 //
 // A hit on a fresh entry makes no system call and does not allocate. A
-// stale hit revalidates with one openat2(O_PATH) and one fstat. A miss
-// resolves, opens and fstats, reads a small file, and looks for variants.
-// c counts those calls; it may be nil.
+// stale hit revalidates with one openat2(O_PATH) and one fstat (a stale
+// listing is rebuilt). A miss resolves, opens and fstats, reads a small
+// file, and looks for variants. Concurrent slow lookups of one path share
+// one such piece of work. c counts those calls; it may be nil.
 //
 // Lookup never retains path: the slow path works on its own copy. So a
 // caller may pass a string that aliases a reusable buffer (unsafe.String over
@@ -183,14 +205,70 @@ func (x *Index) fresh(e *Entry, now int64) bool {
 	return now < e.expires
 }
 
-// lookupSlow revalidates a stale entry or resolves the path afresh.
+// ListingBytes returns the bytes of the listing bodies alive now: cached
+// ones, and loose ones, held only by responses (never cached, or evicted
+// or replaced while being sent) or being built. Only the loose ones count
+// against the listing budget (see ErrMemory).
+func (x *Index) ListingBytes() (cached, loose int64) {
+	l := x.loose.Load()
+	return x.listed.Load() - l, l
+}
+
+// ListingsBuilt returns how many listings have been built since Open
+// (including rebuilds that found the listing unchanged).
+func (x *Index) ListingsBuilt() uint64 { return x.built.Load() }
+
+// lookupSlow revalidates a stale entry or resolves the path afresh, once
+// for all the goroutines that ask for path meanwhile: the first starts a
+// flight, the others wait for it and share its answer. So a directory of
+// 10,000 names is listed once however many requests want it at once, and
+// every one of them holds the same body.
 func (x *Index) lookupSlow(c *syscount.Counters, sh *shard, path string, stale *Entry, now int64) (*Entry, Result, error) {
 	if x.closed.Load() {
 		return nil, Failed, ErrClosed
 	}
+	sh.mu.Lock()
+	if f := sh.flights[path]; f != nil {
+		f.waiters++
+		sh.mu.Unlock()
+		<-f.done
+		return f.e, f.r, f.err
+	}
 	// Everything kept from here on derives from this copy, never from the
 	// caller's string, which may alias a buffer the caller will reuse.
 	path = strings.Clone(path)
+	f := &flight{done: make(chan struct{})}
+	sh.flights[path] = f
+	sh.mu.Unlock()
+	e, r, err := x.resolveSlow(c, sh, path, stale, now)
+	sh.mu.Lock()
+	delete(sh.flights, path)
+	if e != nil && e.counted() {
+		// One reference per waiter, taken while ours keeps e alive.
+		e.refs.Add(int32(f.waiters))
+	}
+	sh.mu.Unlock()
+	f.e, f.r, f.err = e, r, err
+	close(f.done)
+	return e, r, err
+}
+
+// flight is one slow lookup in progress, shared by the lookups of the same
+// path that arrive while it runs. waiters is guarded by the shard's lock;
+// e, r and err are written before done is closed and read after.
+type flight struct {
+	done    chan struct{}
+	waiters int
+	e       *Entry
+	r       Result
+	err     error
+}
+
+// resolveSlow is lookupSlow's work: revalidate stale, or build afresh.
+func (x *Index) resolveSlow(c *syscount.Counters, sh *shard, path string, stale *Entry, now int64) (*Entry, Result, error) {
+	if stale != nil && stale.result == Listing {
+		return x.relist(c, sh, path, stale, now)
+	}
 	if stale != nil && stale.positive() && x.unchanged(c, stale) {
 		// now was read before the check began, so the validity window
 		// never extends past a change the check could have missed.
@@ -202,6 +280,29 @@ func (x *Index) lookupSlow(c *syscount.Counters, sh *shard, path string, stale *
 	e, err := x.build(c, path, now)
 	if err != nil {
 		return nil, Failed, err
+	}
+	if e.key != "" {
+		x.publish(c, sh, e)
+	}
+	return entryResult(e)
+}
+
+// relist rebuilds a stale listing. The directory's own identity cannot
+// tell: a file rewritten in place changes its size and time in the
+// listing without touching the directory. If the new body is the old one
+// byte for byte, the old entry stays (same ETag, one body alive) and is
+// trusted for another Valid; otherwise the new one replaces it.
+func (x *Index) relist(c *syscount.Counters, sh *shard, path string, stale *Entry, now int64) (*Entry, Result, error) {
+	e, err := x.build(c, path, now)
+	if err != nil {
+		return nil, Failed, err
+	}
+	if e.result == Listing && bytes.Equal(e.Body, stale.Body) && e.ModTime.Equal(stale.ModTime) {
+		if old, ok := sh.hold(path, stale); ok {
+			stale.checked.Store(now)
+			e.Release(c)
+			return entryResult(old)
+		}
 	}
 	if e.key != "" {
 		x.publish(c, sh, e)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -142,4 +143,92 @@ func mustStat(t testing.TB, p string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
+}
+
+// TestListingShared: a listing revalidated on every lookup (Valid < 0) is
+// rebuilt each time, but while its bytes do not change every lookup gets
+// the same entry: one body alive however many hold it. A file rewritten in
+// place, which does not touch the directory, changes the listing and its
+// ETag; the old body, still held, is then loose until released.
+func TestListingShared(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "d/a.txt=1", "d/b.txt")
+	resolvers(t, func(t *testing.T, walk bool) {
+		x := newIndex(t, Options{Root: root, Listing: true, Valid: -1}, walk)
+		var held []*Entry
+		for range 8 {
+			e, r, err := x.Lookup(nil, "/d/")
+			if r != Listing || err != nil {
+				t.Fatalf("/d/: %v %v", r, err)
+			}
+			if len(held) > 0 && e != held[0] {
+				t.Errorf("an unchanged listing came back as a new entry")
+			}
+			held = append(held, e)
+		}
+		size := int64(len(held[0].Body))
+		if cached, loose := x.ListingBytes(); cached != size || loose != 0 {
+			t.Errorf("8 holders of one listing: cached %d loose %d, want %d and 0", cached, loose, size)
+		}
+		before := x.ListingsBuilt()
+		must(t, os.WriteFile(filepath.Join(root, "d/a.txt"), []byte("12345"), 0o644))
+		e, _, _ := x.Lookup(nil, "/d/")
+		if e == held[0] || e.ETag == held[0].ETag || !strings.Contains(string(e.Body), "<td>5</td>") {
+			t.Errorf("after a.txt grew: same entry %v, ETag %s (was %s), body %q", e == held[0], e.ETag, held[0].ETag, e.Body)
+		}
+		if got := x.ListingsBuilt() - before; got != 1 {
+			t.Errorf("%d builds for one lookup", got)
+		}
+		if cached, loose := x.ListingBytes(); cached != int64(len(e.Body)) || loose != size {
+			t.Errorf("after the change: cached %d loose %d, want %d and %d", cached, loose, len(e.Body), size)
+		}
+		e.Release(nil)
+		for _, h := range held {
+			h.Release(nil)
+		}
+		if _, loose := x.ListingBytes(); loose != 0 {
+			t.Errorf("all released: %d bytes still loose", loose)
+		}
+		must(t, os.WriteFile(filepath.Join(root, "d/a.txt"), []byte("1"), 0o644))
+	})
+}
+
+// TestListingBudget: listings held only by responses (here: replaced in
+// the cache while held) count against a quarter of MemoryBudget; a build
+// that would pass it fails with ErrMemory and builds nothing, and once the
+// holders let go listings are built again.
+func TestListingBudget(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "d/")
+	x := newIndex(t, Options{Root: root, Listing: true, Valid: -1, MemoryBudget: 64 << 10}, false)
+	var held []*Entry
+	var refused bool
+	for i := 0; i < 64 && !refused; i++ {
+		mkTree(t, root, "d/"+strings.Repeat("n", 200)+strconv.Itoa(i))
+		before := x.ListingsBuilt()
+		e, r, err := x.Lookup(nil, "/d/")
+		switch {
+		case err == ErrMemory && r == Failed:
+			refused = true
+			if x.ListingsBuilt() != before {
+				t.Error("a refused listing was built")
+			}
+		case r == Listing:
+			held = append(held, e)
+		default:
+			t.Fatalf("/d/: %v %v", r, err)
+		}
+		if _, loose := x.ListingBytes(); loose > x.listBudget {
+			t.Fatalf("loose listings %d past the budget %d", loose, x.listBudget)
+		}
+	}
+	if !refused {
+		t.Fatalf("%d listings held, %d bytes loose: never refused", len(held), x.loose.Load())
+	}
+	for _, h := range held {
+		h.Release(nil)
+	}
+	if r, _, _ := lookup(t, x, "/d/"); r != Listing {
+		t.Errorf("after the holders let go: %v, want a listing", r)
+	}
 }

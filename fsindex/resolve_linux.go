@@ -3,6 +3,7 @@
 package fsindex
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -11,14 +12,16 @@ import (
 
 // The open flags a resolved path is opened with: what it is opened for.
 const (
-	// modeRead opens for pread/sendfile/getdents. O_NONBLOCK makes opening
-	// a FIFO return at once instead of waiting for a writer (fifo(7)); the
-	// fstat that follows then refuses it. O_NOCTTY keeps a terminal device
-	// from becoming the process's controlling terminal.
+	// modeRead opens for pread/sendfile/getdents, and only what openRead
+	// has already seen to be a regular file or a directory. O_NONBLOCK and
+	// O_NOCTTY are for the race openRead names: should a FIFO or a terminal
+	// be renamed in between, opening it returns at once instead of waiting
+	// for a writer (fifo(7)), and never acquires a controlling terminal.
 	modeRead = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	// modePath resolves without opening the file itself (O_PATH, open(2)):
 	// no read permission is needed and no device or FIFO open side effect
-	// can happen. Revalidation uses it.
+	// can happen: a driver's open method is not called. Every resolution
+	// starts with it.
 	modePath = unix.O_PATH | unix.O_CLOEXEC
 )
 
@@ -53,6 +56,57 @@ func (x *Index) open(c *syscount.Counters, rel string, mode int, st *unix.Stat_t
 		return -1, err
 	}
 	return fd, nil
+}
+
+// errSpecial is openRead's answer for a FIFO, socket or device (or a
+// directory where only a regular file will do): never opened, never served.
+var errSpecial = errors.New("fsindex: not a regular file or directory")
+
+// openRead opens rel beneath the root for reading, but only if it is a
+// regular file, or a directory when dirOK, and fstats it into st. Anything
+// else is never opened: opening a device runs its driver's open method,
+// which can have side effects (rewind a tape, raise a modem line, consume
+// a FIFO writer's rendezvous). So it resolves with O_PATH, which opens
+// nothing, and looks at the result with fstat first. For any other type
+// (or a directory without dirOK) it returns errSpecial with st filled.
+//
+// A directory is then reopened through the O_PATH descriptor itself
+// (openat of "." beneath it): the same directory, no second walk. A
+// regular file has no such way short of /proc/self/fd, so its path is
+// resolved a second time and the result fstat'ed and checked against the
+// first by device and inode; a mismatch (the name was replaced in between)
+// starts again, at most maxAgain times, then fails with EAGAIN. The window
+// between the two resolutions is the one remaining race: a process that
+// can rename into the served tree can swap a FIFO in there, which is then
+// opened (without blocking, O_NONBLOCK) and refused by the check; for a
+// device it would also need one on the same filesystem, or CAP_MKNOD.
+func (x *Index) openRead(c *syscount.Counters, rel string, dirOK bool, st *unix.Stat_t) (int, error) {
+	for range maxAgain {
+		pfd, err := x.open(c, rel, modePath, st)
+		if err != nil {
+			return -1, err
+		}
+		typ := st.Mode & unix.S_IFMT
+		if typ == unix.S_IFDIR && dirOK {
+			fd, err := c.Openat(pfd, ".", modeRead|unix.O_DIRECTORY, 0)
+			c.Close(pfd)
+			return fd, err
+		}
+		c.Close(pfd)
+		if typ != unix.S_IFREG {
+			return -1, errSpecial
+		}
+		first := *st
+		fd, err := x.open(c, rel, modeRead, st)
+		if err != nil {
+			return -1, err
+		}
+		if st.Dev == first.Dev && st.Ino == first.Ino {
+			return fd, nil
+		}
+		c.Close(fd)
+	}
+	return -1, unix.EAGAIN
 }
 
 // resolve opens rel beneath the root with openat2, or with the walk when
@@ -229,7 +283,8 @@ func classify(err error) Result {
 	switch err {
 	case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG:
 		return NotFound
-	case unix.EXDEV, // RESOLVE_BENEATH or the walk: the path leaves the root
+	case errSpecial, // a FIFO, socket or device, never opened
+		unix.EXDEV,  // RESOLVE_BENEATH or the walk: the path leaves the root
 		unix.ELOOP,  // a symlink loop, too many hops, or a magic link
 		unix.EACCES, // permission: exists but not ours to read
 		unix.EPERM,

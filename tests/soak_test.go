@@ -29,7 +29,10 @@ var soakTime = flag.Duration("soak", 10*time.Second, "how long TestSoak runs")
 // fills caches and pools) and at the end. Between the two its open
 // descriptors are equal and its resident memory grows by at most
 // max(2 MiB, 10 %): a leak of a descriptor, a buffer or a cache entry per
-// request would show. The memory compared is the anonymous resident set
+// request would show. Then, clients still paused, the server goes quiet:
+// after quietTrim it trims its pools and returns its free memory to the
+// kernel, and its resident memory must be back within 10 % of the value
+// after the warm-up (it kept the heap's high-water mark before). The memory compared is the anonymous resident set
 // (RssAnon: heap, stacks, buffers). VmRSS also counts the pages of the
 // binary's own text, which fault in as code paths run for the first time
 // (scraping /metrics alone touches much of net/http and the Prometheus
@@ -74,7 +77,12 @@ func TestSoak(t *testing.T) {
 	warm, warmRSS := sampleAtRest()
 	g.resume()
 	time.Sleep(*soakTime - *soakTime/5)
+	seen, _ := memoryReturns(w.proc)
 	end, endRSS := sampleAtRest()
+	// Still paused: once the server has been quiet for quietTrim it trims
+	// its pools and returns free memory; only the log is read meanwhile.
+	awaitMemoryReturn(t, w.proc, seen)
+	quietRSS := statusBytes(t, w.cmd.Process.Pid, "RssAnon")
 	g.stop()
 	wg.Wait()
 
@@ -92,6 +100,10 @@ func TestSoak(t *testing.T) {
 	}
 	if grew, allowed := endRSS-warmRSS, max(2<<20, warmRSS/10); grew > allowed {
 		t.Errorf("anonymous resident memory grew by %d bytes between the warm-up and the end, more than %d", grew, allowed)
+	}
+	t.Logf("after going quiet (%v): RssAnon %.1f MiB (%+.1f %% against the warm-up)", quietTrim, float64(quietRSS)/(1<<20), 100*float64(quietRSS-warmRSS)/float64(warmRSS))
+	if quietRSS > warmRSS+warmRSS/10 {
+		t.Errorf("anonymous resident memory %d bytes after going quiet, more than 10 %% over the %d after the warm-up", quietRSS, warmRSS)
 	}
 	w.healthy(t)
 }

@@ -102,6 +102,26 @@ func (w *Writer) Close(c *syscount.Counters) {
 // before v1.
 func (w *Writer) Pipes() int { return w.open }
 
+// Idle reports how many slabs (per-response buffers) and empty pipes the
+// Writer keeps for reuse now.
+func (w *Writer) Idle() (slabs, pipes int) { return len(w.slabs), len(w.pipes) }
+
+// Trim lets go of the idle slabs and pipes beyond keep of each, closing
+// those pipes (counted on c). The pools grow to the most responses ever in
+// flight at once and would keep that peak: the server trims them once its
+// loop has been quiet for a while. The slabs go to the garbage collector.
+func (w *Writer) Trim(c *syscount.Counters, keep int) {
+	if len(w.slabs) > keep {
+		clear(w.slabs[keep:])
+		w.slabs = w.slabs[:keep]
+	}
+	for len(w.pipes) > keep {
+		n := len(w.pipes) - 1
+		w.closePipe(c, w.pipes[n])
+		w.pipes = w.pipes[:n]
+	}
+}
+
 func (w *Writer) getSlab() *slab {
 	if n := len(w.slabs); n > 0 {
 		s := w.slabs[n-1]

@@ -356,11 +356,12 @@ func (c *conn) serve(consumed int) {
 func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, err error, keepAlive bool) {
 	w := c.w
 	if res == fsindex.Failed {
-		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
-			// Out of descriptors: the file may well exist, and a
-			// retry may succeed once connections close (503, as
-			// fsindex documents). No log line per request while it
-			// lasts: the openat2 EMFILE/ENFILE counters tell it.
+		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory {
+			// Out of descriptors, or of the memory listings may hold:
+			// the file may well exist, and a retry may succeed once
+			// connections close (503, as fsindex documents). No log
+			// line per request while it lasts: the openat2
+			// EMFILE/ENFILE counters and epfs_listing_bytes tell it.
 			c.rb.resp.PlanError(w.tw, 503, keepAlive)
 			return
 		}

@@ -25,6 +25,18 @@
 // connection closed while the pool works for it keeps its request buffer
 // until the pool's done runs, which releases what the work took.
 //
+// Memory: the per-loop pools (read buffers, connection structs, transmit's
+// slabs and pipes) grow to the most connections ever in progress. A loop
+// that sees no new connection or request for quietTrim (5 s) trims them
+// to a small reserve; the timer is one-shot, armed by the next use of a
+// pool, so an idle loop has none. Once every loop is trimmed the server
+// collects garbage twice and returns every free page to the kernel
+// (returnMemory: runtime.GC, debug.FreeOSMemory), because a server that
+// allocates nothing per request would otherwise keep its high-water mark
+// until the runtime's two-minute forced collection and the slow scavenger.
+// The duration and the collections' stop-the-world pauses are logged
+// ("memory returned") and exported.
+//
 // Contract with the command line: Config is filled from flags and checked
 // once by Validate; New binds everything and fails with a clear error
 // (root missing, address in use) before anything is served; Run serves until

@@ -30,6 +30,8 @@ type collector struct {
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
 	lookupHanded, lookupFull           *prometheus.Desc
 	transmit                           *prometheus.Desc
+	listingBytes, listingsBuilt        *prometheus.Desc
+	returns, returnSecs, pauseSecs     *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -65,6 +67,13 @@ func newCollector(s *Server) *collector {
 		lookupFull:   d("io_lookup_queue_full_total", "Cache misses looked up on the loop because the I/O queue was full.", "loop"),
 		ioTID:        d("io_thread_id", "Kernel thread id (gettid) of each I/O pool thread; 0 before it starts.", "thread"),
 		transmit:     d("transmit_total", "Response writer tallies: responses sent whole; Steps that ended on EAGAIN (would_blocks, each resumed on EPOLLOUT) or on the fairness budget (yields); transfers ended by the client (aborts), by a file that shrank (truncations) or by another error (failures).", "loop", "tally"),
+
+		listingBytes:  d("listing_bytes", "Bytes of directory listing bodies alive now, one per directory however many responses send it: held by the cache, or loose (held only by responses, or being built; at most a quarter of the memory budget, beyond which a listing request gets 503).", "held"),
+		listingsBuilt: d("listings_built_total", "Directory listings built (one fstatat per name shown), rebuilds included."),
+
+		returns:    d("memory_returns_total", "Times the loops, quiet for a while, trimmed their pools and the server returned free memory to the kernel (debug.FreeOSMemory)."),
+		returnSecs: d("memory_return_seconds", "How long the last return of memory took (a garbage collection and a scavenge of every free page)."),
+		pauseSecs:  d("memory_return_gc_pause_seconds", "The stop-the-world pause of the last return's garbage collection."),
 	}
 }
 
@@ -72,7 +81,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.transmit} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
 		ch <- d
 	}
 }
@@ -150,6 +159,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ioTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
 		}
 	}
+	counter(c.returns, c.s.returns.Load())
+	ch <- prometheus.MustNewConstMetric(c.returnSecs, prometheus.GaugeValue, time.Duration(c.s.returnNs.Load()).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.pauseSecs, prometheus.GaugeValue, time.Duration(c.s.pauseNs.Load()).Seconds())
+	cached, loose := c.s.index.ListingBytes()
+	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(cached), "cache")
+	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(loose), "loose")
+	counter(c.listingsBuilt, c.s.index.ListingsBuilt())
 	var dropped uint64
 	if c.s.sink != nil {
 		dropped = c.s.sink.dropped.Load()

@@ -37,6 +37,12 @@ type worker struct {
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
 	tick                            poller.Timer       // once a second: Date, access-log flush
 
+	// Trimming the pools after a quiet interval (see markBusy, onQuiet).
+	trimQ    *poller.TimerQueue
+	trim     poller.Timer // one-shot, armed by the first use of a pool after it fired; never armed on an idle loop
+	trimSeen uint64       // activity() when trim was armed: unchanged when it fires means the loop was quiet
+	trimmed  bool         // the pools are trimmed and unused since: this loop counts in srv.quietLoops
+
 	conns    connList // every open connection, for draining
 	maxConns int      // this loop's share of --max-conns
 	nextID   uint64
@@ -158,7 +164,67 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	}
 	w.tick.Func = w.onTick
 	loop.NewTimerQueue(time.Second).Arm(&w.tick)
+	w.trimQ = loop.NewTimerQueue(quietTrim)
+	w.trim.Func = w.onQuiet
+	// A new loop's pools are empty: it counts as trimmed, so that a loop
+	// no connection ever reaches does not hold the others' return back.
+	w.trimmed = true
+	s.quietLoops.Add(1)
 	return w, nil
+}
+
+// quietTrim is how long a loop must go without a new connection or request
+// before it trims its pools, and poolReserve what each pool keeps then.
+// The pools (read buffers, connection structs, transmit's slabs and pipes)
+// grow to the most connections ever in progress at once, and would hold
+// that peak for ever: a burst of 1,000 slow clients leaves 1,000 read
+// buffers behind. Once every loop has trimmed, the server hands the freed
+// memory back to the kernel (Server.returnMemory).
+const (
+	quietTrim   = 5 * time.Second
+	poolReserve = 8
+)
+
+// activity counts what uses the pools: connections accepted and requests.
+func (w *worker) activity() uint64 { return w.nextID + w.stats.requests.Load() }
+
+// markBusy notes that a pool is in use. It arms the one-shot trim timer if
+// it is not armed; so an idle loop has no timer of its own, and a busy one
+// re-arms it at most once per quietTrim (in onQuiet).
+func (w *worker) markBusy() {
+	if w.trim.Armed() {
+		return
+	}
+	if w.trimmed {
+		w.trimmed = false
+		w.srv.quietLoops.Add(-1)
+	}
+	w.trimSeen = w.activity()
+	w.trimQ.Arm(&w.trim)
+}
+
+// onQuiet runs quietTrim after markBusy armed it. If anything happened
+// since, it looks again a quietTrim later; otherwise it trims the pools to
+// poolReserve, and the last loop to go quiet has the server return memory.
+func (w *worker) onQuiet() {
+	if a := w.activity(); a != w.trimSeen {
+		w.trimSeen = a
+		w.trimQ.Arm(&w.trim)
+		return
+	}
+	if len(w.bufs) > poolReserve {
+		clear(w.bufs[poolReserve:]) // the backing array (a pointer each) stays
+		w.bufs = w.bufs[:poolReserve]
+	}
+	if len(w.freeConns) > poolReserve {
+		clear(w.freeConns[poolReserve:])
+		w.freeConns = w.freeConns[:poolReserve]
+	}
+	w.tw.Trim(w.sc, poolReserve)
+	w.trimmed = true
+	if int(w.srv.quietLoops.Add(1)) == len(w.srv.workers) && !w.draining {
+		go w.srv.returnMemory()
+	}
 }
 
 // onTick refreshes the Date the responses carry and hands the access-log
@@ -174,6 +240,7 @@ func (w *worker) onTick() {
 }
 
 func (w *worker) getBuf() *reqBuf {
+	w.markBusy()
 	if n := len(w.bufs); n > 0 {
 		rb := w.bufs[n-1]
 		w.bufs = w.bufs[:n-1]
@@ -197,6 +264,7 @@ func (w *worker) getBuf() *reqBuf {
 // one. Reusing them keeps a server under a stream of short connections from
 // allocating per connection, and so its heap (and resident size) steady.
 func (w *worker) newConn() *conn {
+	w.markBusy()
 	if n := len(w.freeConns); n > 0 {
 		c := w.freeConns[n-1]
 		w.freeConns = w.freeConns[:n-1]
@@ -218,8 +286,8 @@ func (w *worker) freeConn(c *conn) {
 }
 
 // putBuf returns a buffer to the pool. The pool keeps at most 1024 buffers;
-// beyond that they go to the garbage collector, so a burst does not pin its
-// peak memory forever.
+// beyond that they go to the garbage collector, and a quiet loop trims it
+// to poolReserve (onQuiet), so a burst does not pin its peak memory.
 func (w *worker) putBuf(rb *reqBuf) {
 	rb.p.Reset()
 	rb.retry.Stop()
@@ -367,6 +435,7 @@ func (w *worker) closeAll() {
 func (w *worker) stopIfDrained() {
 	if w.draining && w.conns.head == nil {
 		w.tick.Stop()
+		w.trim.Stop()
 		if w.lines != nil {
 			w.lines.flush()
 		}

@@ -66,8 +66,8 @@ func newApp() *cli.App {
 			serveCommand(),
 			echoCommand(),
 			{
-				Name:   "version",
-				Usage:  "print the version and exit",
+				Name:  "version",
+				Usage: "print the version and exit",
 				Action: func(c *cli.Context) error {
 					if err := noArgs(c); err != nil {
 						return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -473,6 +474,16 @@ func TestServeAccessLog(t *testing.T) {
 	for i, want := range []string{`"path":"/hello.txt"`, `"status":404`, `"body":8388608`} {
 		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"method":"GET"`) || !strings.Contains(lines[i], `"end":"complete"`) {
 			t.Errorf("line %d: %s (want %s)", i, lines[i], want)
+		}
+	}
+	// A duration says its unit in its name.
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if d, ok := m["dur_ms"].(float64); !ok || d < 0 || m["dur"] != nil {
+			t.Errorf("line %d: want a dur_ms number and no dur: %s", i, l)
 		}
 	}
 	settleLog := func() bool {

@@ -76,13 +76,18 @@ func visible(app *cli.App) (names []string, flags map[string][]string) {
 			continue
 		}
 		names = append(names, cmd.Name)
+		seen := map[string]bool{"--help": true}
+		list := []string{"--help"}
 		for _, f := range cmd.Flags {
 			for _, n := range f.Names() {
-				flags[cmd.Name] = append(flags[cmd.Name], "--"+n)
+				if len(n) > 1 && !seen["--"+n] {
+					seen["--"+n] = true
+					list = append(list, "--"+n)
+				}
 			}
 		}
-		flags[cmd.Name] = append(flags[cmd.Name], "--help")
-		sort.Strings(flags[cmd.Name])
+		sort.Strings(list)
+		flags[cmd.Name] = list
 	}
 	return names, flags
 }

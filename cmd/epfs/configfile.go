@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -84,10 +85,36 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 			err = altsrc.ApplyInputSourceValues(c, src, flags)
 		}
 		if err != nil {
-			return forCommand(c, badValue("--config", path, oneLine(err.Error())))
+			return forCommand(c, badValue("--config", path, typeMismatch(err)))
 		}
 		return nil
 	}
+}
+
+// altsrc's message for a value of the wrong type, and what each of its type
+// names means in a TOML file.
+var (
+	mismatch  = regexp.MustCompile(`^Mismatched type for flag '(.*)'\. Expected '(.*)' but actual is '(.*)'$`)
+	tomlTypes = map[string]string{
+		"[]interface{}": "a list of strings, such as [\":8080\"]",
+		"int":           "a number",
+		"bool":          "true or false",
+		"duration":      "a duration in quotes, such as \"10s\"",
+		"string":        "a string in quotes",
+	}
+)
+
+// typeMismatch rewords a value of the wrong type in the file.
+func typeMismatch(err error) string {
+	m := mismatch.FindStringSubmatch(err.Error())
+	if m == nil {
+		return oneLine(err.Error())
+	}
+	want := tomlTypes[m[2]]
+	if want == "" {
+		want = m[2]
+	}
+	return fmt.Sprintf("setting %q: want %s", m[1], want)
 }
 
 // oneLine folds a library's multi-line message onto one line.

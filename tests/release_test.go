@@ -219,4 +219,3 @@ func TestSystemdNotify(t *testing.T) {
 		sock.Close()
 	}
 }
-

@@ -3,6 +3,8 @@ package main
 import (
 	"reflect"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 // reorderCommandLine: flags first, then "--" and the positional arguments,
@@ -38,5 +40,30 @@ func TestReorderCommandLine(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(out, tc.out) {
 			t.Errorf("%q: %q, %v; want %q", tc.in, out, err, tc.out)
 		}
+	}
+}
+
+// A repeatable flag keeps a value's commas (a header value has them); the
+// lists that may be comma-separated (--listen) split where they are read.
+func TestSliceFlagsKeepCommas(t *testing.T) {
+	app := newApp()
+	var got []string
+	app.Commands = append(app.Commands, &cli.Command{
+		Name:   "probe",
+		Flags:  []cli.Flag{&cli.StringSliceFlag{Name: "header", EnvVars: []string{"EPFS_TEST_HEADER"}}},
+		Action: func(c *cli.Context) error { got = c.StringSlice("header"); return nil },
+	})
+	if err := app.Run([]string{"epfs", "probe", "--header", "Cache-Control: public, max-age=60", "--header", "X: a,b"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Cache-Control: public, max-age=60", "X: a,b"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("--header values %q, want %q", got, want)
+	}
+	t.Setenv("EPFS_TEST_HEADER", "Vary: Accept, Accept-Encoding")
+	if err := app.Run([]string{"epfs", "probe"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Vary: Accept, Accept-Encoding"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("EPFS_TEST_HEADER gave %q, want %q", got, want)
 	}
 }

@@ -268,7 +268,7 @@ func runServe(c *cli.Context) error {
 			case syscall.SIGUSR1:
 				srv.Summary(log, "counters")
 			case syscall.SIGHUP:
-				reload(srv, log, notify)
+				reload(srv, o.Reopen != nil, log, notify)
 			default:
 				log.Info().Str("signal", sig.String()).Msg("shutting down")
 				notify.send("STOPPING=1")
@@ -282,8 +282,13 @@ func runServe(c *cli.Context) error {
 // log rotation. It logs the outcome, and tells the service manager it began
 // and ended (RELOADING=1, then READY=1), so the reload is observable both in
 // the journal and in `systemctl status`.
-func reload(srv *server.Server, log zerolog.Logger, notify *notifier) {
+func reload(srv *server.Server, logFile bool, log zerolog.Logger, notify *notifier) {
 	notify.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
+	if !logFile {
+		log.Info().Msg("reloaded: no access log file to reopen")
+		notify.send("READY=1\nSTATUS=reloaded at " + time.Now().UTC().Format(time.RFC3339))
+		return
+	}
 	if err := srv.Reopen(); err != nil {
 		log.Error().Err(err).Msg("reload: reopening the access log")
 		notify.send("READY=1\nSTATUS=reload failed: " + err.Error())

@@ -241,7 +241,7 @@ func consoleOutput(t *testing.T, env string, tty bool) string {
 		close(lines)
 	}()
 	var out strings.Builder
-	hang := time.After(20 * time.Second) // hang guard
+	hang := time.After(waitGuard) // hang guard, never an assertion on time
 	for {
 		select {
 		case l, ok := <-lines:
@@ -256,7 +256,7 @@ func consoleOutput(t *testing.T, env string, tty bool) string {
 		case <-hang:
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("epfs echo (%s, terminal %v): no exit within 20s: %q", env, tty, out.String())
+			t.Fatalf("hang guard: epfs echo (%s, terminal %v) did not exit within %v: %q", env, tty, waitGuard, out.String())
 		}
 	}
 }

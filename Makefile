@@ -5,19 +5,47 @@ GO          ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 15s
 BENCHTIME   ?= 1s
-BIN         := bin/epfs
+BIN         ?= bin/epfs
+DIST        ?= dist
+# The version stamped into the binary (epfs --version): the nearest tag,
+# the commits since and the commit, "-dirty" with uncommitted changes; from
+# a tree without git, what the Go toolchain recorded (see versionString).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS     := $(if $(VERSION),-X main.version=$(VERSION))
 
 # PKGS and TEST_FLAGS narrow test and test-busy: make test-busy PKGS=./tests/
 # TEST_FLAGS='-run Shutdown -count=20'.
 PKGS       ?= ./...
 TEST_FLAGS ?=
 
-.PHONY: all build run test test-busy lint bench bench-peers study soak fuzz clean
+.PHONY: all build release man run test test-busy lint bench bench-peers study soak fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/epfs
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/epfs
+
+# Static release binaries (no cgo: no libc, runs on any Linux of the
+# architecture; -trimpath: no build paths inside), version stamped, with
+# SHA-256 sums, the man page and the completion scripts, in $(DIST).
+RELEASE_ARCHS ?= amd64 arm64
+release:
+	@set -e; mkdir -p $(DIST); rm -f $(DIST)/SHA256SUMS; \
+	for arch in $(RELEASE_ARCHS); do \
+	  echo "== linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w $(LDFLAGS)" -o $(DIST)/epfs-linux-$$arch ./cmd/epfs; \
+	done; \
+	host=$$(mktemp -d); CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $$host/epfs ./cmd/epfs; \
+	$$host/epfs man > $(DIST)/epfs.1; \
+	for sh in bash zsh fish; do $$host/epfs completion $$sh > $(DIST)/epfs.$$sh; done; \
+	rm -r $$host; \
+	cd $(DIST) && sha256sum $$(for a in $(RELEASE_ARCHS); do echo epfs-linux-$$a; done) epfs.1 epfs.bash epfs.zsh epfs.fish > SHA256SUMS; \
+	cat SHA256SUMS
+
+# The man page alone, generated from the command definitions.
+man: build
+	./$(BIN) man > epfs.1
 
 # `make run` serves the demo root on 127.0.0.1:8080.
 run: build
@@ -82,4 +110,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST) epfs.1

@@ -221,7 +221,9 @@ func TestRestartReusePortReports(t *testing.T) {
 	var res loadResult
 	wg := load(addr, "hello, world\n", stop, &res, 20000)
 	waitFor(t, "500 answers", func() bool { return res.ok.Load() >= 500 })
-	b := startEpfs(t, "listening", args...)
+	// The planned overlap: without --reuse-port, B would refuse the port A
+	// serves (TestServePortServed).
+	b := startEpfs(t, "listening", append(args, "--reuse-port")...)
 	time.Sleep(200 * time.Millisecond)
 	a.stop(t, syscall.SIGTERM)
 	time.Sleep(500 * time.Millisecond)

@@ -40,8 +40,8 @@ func TestEchoCommand(t *testing.T) {
 	}
 }
 
-// Bad input at start-up: a clear line naming the problem, a non-zero exit,
-// never a stack trace.
+// Bad input at start-up: one line naming the flag, the value and what is
+// expected, never a stack trace; exit 2 for a usage error, 1 at run time.
 func TestStartupErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,15 +53,17 @@ func TestStartupErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"echo", "--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{[]string{"echo", "--loops", "many"}, 2, `invalid value "many" for flag -loops`},
-		{[]string{"echo", "--loops", "0"}, 1, "flag --loops"},
-		{[]string{"echo", "--engine", "threads"}, 1, "flag --engine"},
-		{[]string{"echo", "--log-level", "loud"}, 1, "flag --log-level"},
-		{[]string{"echo", "--log-format", "xml"}, 1, "flag --log-format"},
+		{[]string{"echo", "--bogus"}, 2, "epfs: --bogus: unknown flag (see 'epfs echo --help')"},
+		{[]string{"echo", "--loops", "many"}, 2, "epfs: --loops many: want a whole number (see 'epfs echo --help')"},
+		{[]string{"echo", "--loops", "0"}, 2, "epfs: --loops 0: want 1 to 1024"},
+		{[]string{"echo", "--engine", "threads"}, 2, "epfs: --engine threads: want poller or net"},
+		{[]string{"echo", "--log-level", "loud"}, 2, "epfs: --log-level loud: want debug, info, warn or error"},
+		{[]string{"echo", "--log-format", "xml"}, 2, "epfs: --log-format xml: want json or console"},
 		{[]string{"echo", "--listen", busy.Addr().String()}, 1, "address already in use"},
-		{[]string{"echo", "--listen", "127.0.0.1:70000"}, 1, "bad port"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"echo", "--listen", "127.0.0.1:70000"}, 2, "epfs: --listen 127.0.0.1:70000: want a port from 0 to 65535"},
+		{[]string{"echo", "stray"}, 2, "epfs: stray: unexpected argument"},
+		{[]string{"frobnicate"}, 2, "epfs: frobnicate: unknown command (see 'epfs --help')"},
+		{[]string{"--version", "--bogus"}, 2, "epfs: --bogus: unknown flag (see 'epfs --help')"},
 	} {
 		code, out := runEpfs(t, tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -475,6 +476,16 @@ func TestServeAccessLog(t *testing.T) {
 			t.Errorf("line %d: %s (want %s)", i, lines[i], want)
 		}
 	}
+	// A duration says its unit in its name.
+	for i, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if d, ok := m["dur_ms"].(float64); !ok || d < 0 || m["dur"] != nil {
+			t.Errorf("line %d: want a dur_ms number and no dur: %s", i, l)
+		}
+	}
 	settleLog := func() bool {
 		r, err := http.Get(base + "/style.css")
 		if err == nil {
@@ -536,7 +547,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 }
 
-// Start-up errors of `epfs serve`: one line naming the problem, non-zero.
+// Start-up errors of `epfs serve`: one line naming the flag, the value and
+// what is expected; exit 2 for a mistake in the command line, 1 for a
+// failure at run time (a missing root or file, a port in use).
 func TestServeStartupErrors(t *testing.T) {
 	f := newFixture(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -550,17 +563,26 @@ func TestServeStartupErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--root", "/no/such/dir"}, 1, "/no/such/dir"},
-		{[]string{"--root", notDir}, 1, "not a directory"},
+		{[]string{"--root", "/no/such/dir"}, 1, "epfs: --root /no/such/dir: no such directory"},
+		{[]string{"--root", notDir}, 1, "epfs: --root " + notDir + ": not a directory"},
 		{[]string{"--listen", busy.Addr().String()}, 1, "address already in use"},
-		{[]string{"--header-timeout", "soon"}, 2, "header-timeout"},
-		{[]string{"--idle-timeout", "-1s"}, 1, "--idle-timeout"},
-		{[]string{"--dotfiles", "maybe"}, 1, "--dotfiles"},
-		{[]string{"--transmit", "carrier-pigeon"}, 1, "--transmit"},
-		{[]string{"--max-conns", "0"}, 1, "--max-conns"},
-		{[]string{"--access-log", "/no/such/dir/log"}, 1, "--access-log"},
-		{[]string{"--fallback", "index.html"}, 1, "--fallback"},
-		{[]string{"--bogus"}, 2, "-bogus"},
+		{[]string{"--header-timeout", "soon"}, 2, "epfs: --header-timeout soon: want a duration such as 500ms, 10s or 1m30s (see 'epfs serve --help')"},
+		{[]string{"--idle-timeout", "-1s"}, 2, "epfs: --idle-timeout -1s: want a positive duration"},
+		{[]string{"--dotfiles", "maybe"}, 2, "epfs: --dotfiles maybe: want allow or deny"},
+		{[]string{"--transmit", "carrier-pigeon"}, 2, "epfs: --transmit carrier-pigeon: want sendfile, splice or copy"},
+		{[]string{"--max-conns", "0"}, 2, "epfs: --max-conns 0: want a positive number"},
+		{[]string{"--access-log", "/no/such/dir/log"}, 1, "epfs: --access-log /no/such/dir/log: no such file or directory"},
+		{[]string{"--fallback", "index.html"}, 2, "epfs: --fallback index.html: want a URL path starting with /"},
+		{[]string{"--fallback", "/missing.html"}, 1, "epfs: --fallback /missing.html: no such file in --root"},
+		{[]string{"--index", ""}, 2, `epfs: --index "": want a file name such as index.html`},
+		{[]string{"--index", "a/b.html"}, 2, "epfs: --index a/b.html: want a file name, not a path"},
+		{[]string{"--listen", "8080"}, 2, "epfs: --listen 8080: want host:port, [::]:port or unix:/path (did you mean :8080?)"},
+		{[]string{"--listen", "http://127.0.0.1:8080"}, 2, "epfs: --listen http://127.0.0.1:8080: want host:port, [::]:port or unix:/path, not a URL (did you mean 127.0.0.1:8080?)"},
+		{[]string{"--listen", "unix:"}, 2, "epfs: --listen unix:: want unix:/path/to/socket"},
+		{[]string{"--loops"}, 2, "epfs: --loops: needs a value (want a whole number)"},
+		{[]string{"--pprof"}, 2, "epfs: --pprof: needs --admin-listen"},
+		{[]string{"--cache-control", "a\x01b"}, 2, `epfs: --cache-control "a\x01b": want a field value without control characters`},
+		{[]string{"--bogus"}, 2, "epfs: --bogus: unknown flag (see 'epfs serve --help')"},
 	} {
 		args := append([]string{"serve", "--root", f.root, "--listen", "127.0.0.1:0"}, tc.args...)
 		code, out := runEpfs(t, args...)

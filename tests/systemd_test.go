@@ -43,7 +43,8 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 		"NoNewPrivileges=yes", "\nCapabilityBoundingSet=\n", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
 		"SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM", "MemoryDenyWriteExecute=yes",
-		"ReadOnlyPaths=/srv/www", "LimitNOFILE="} {
+		"ReadOnlyPaths=/srv/www", "LimitNOFILE=", "\nType=notify\n", "\nEnvironmentFile=-/etc/default/epfs\n",
+		"\nExecReload=/bin/kill -HUP $MAINPID\n"} {
 		if !strings.Contains(string(svc), want) {
 			t.Errorf("epfs.service lacks %q", strings.TrimSpace(want))
 		}

@@ -36,30 +36,36 @@ func echoCommand() *cli.Command {
 			&cli.IntFlag{Name: "loops", Value: 1, Usage: "event loops (poller engine)", EnvVars: []string{"EPFS_LOOPS"}},
 			&cli.StringFlag{Name: "engine", Value: "poller", Usage: "poller or net", EnvVars: []string{"EPFS_ENGINE"}},
 		}, logFlags()...),
-		Action:       runEcho,
+		Action:       func(c *cli.Context) error { return forCommand(c, runEcho(c)) },
 		OnUsageError: usageError,
 	}
 }
 
 func runEcho(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
 	log, err := newLogger(c, stderr)
 	if err != nil {
 		return err
 	}
 	cfg := echoConfig{listen: c.String("listen"), loops: c.Int("loops"), engine: c.String("engine")}
 	if cfg.loops < 1 || cfg.loops > 1024 {
-		return fmt.Errorf("invalid value %d for flag --loops: want 1 to 1024", cfg.loops)
+		return badValue("--loops", fmt.Sprint(cfg.loops), "want 1 to 1024")
+	}
+	if err := checkListen("--listen", cfg.listen); err != nil {
+		return err
+	}
+	if cfg.engine != "poller" && cfg.engine != "net" {
+		return badValue("--engine", cfg.engine, "want poller or net")
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	switch cfg.engine {
-	case "poller":
-		return echoPoller(cfg, log, sigs)
-	case "net":
+	if cfg.engine == "net" {
 		return echoNet(cfg, log, sigs)
 	}
-	return fmt.Errorf("invalid value %q for flag --engine: want poller or net", cfg.engine)
+	return echoPoller(cfg, log, sigs)
 }
 
 func echoPoller(cfg echoConfig, log zerolog.Logger, sigs <-chan os.Signal) error {

@@ -7,44 +7,204 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/epfs/epfs/cmd/epfs/internal/server"
+	"github.com/epfs/epfs/transmit"
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 )
 
+// serveFlags are the flags of `epfs serve`, every one also settable by its
+// environment variable and, through --config, by a TOML file.
+func serveFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve (or give it as the argument DIR)", EnvVars: []string{"EPFS_ROOT"}},
+		&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(":8080"), Usage: "address to listen on, repeatable or comma-separated: host:port, [::]:port or unix:/path", EnvVars: []string{"EPFS_LISTEN"}},
+		&cli.BoolFlag{Name: "reuse-port", Usage: "start even if another process serves a --listen TCP port, sharing it by SO_REUSEPORT (a planned overlap for a restart without socket activation)", EnvVars: []string{"EPFS_REUSE_PORT"}},
+		&cli.IntFlag{Name: "loops", Value: 0, DefaultText: "CPU count", Usage: "event loops, one goroutine locked to a thread each", EnvVars: []string{"EPFS_LOOPS"}},
+		&cli.IntFlag{Name: "max-conns", Value: server.DefaultMaxConns, Usage: "open connections at most; beyond it new ones get 503 and are closed", EnvVars: []string{"EPFS_MAX_CONNS"}},
+		&cli.DurationFlag{Name: "header-timeout", Value: server.DefaultHeaderTimeout, Usage: "time from a request's first byte to the end of its head", EnvVars: []string{"EPFS_HEADER_TIMEOUT"}},
+		&cli.DurationFlag{Name: "idle-timeout", Value: server.DefaultIdleTimeout, Usage: "keep-alive connection with no request in progress", EnvVars: []string{"EPFS_IDLE_TIMEOUT"}},
+		&cli.DurationFlag{Name: "write-timeout", Value: server.DefaultWriteTimeout, Usage: "close a response that makes no progress for this long", EnvVars: []string{"EPFS_WRITE_TIMEOUT"}},
+		&cli.DurationFlag{Name: "shutdown-timeout", Value: server.DefaultShutdownTimeout, Usage: "how long responses in flight may finish after SIGTERM", EnvVars: []string{"EPFS_SHUTDOWN_TIMEOUT"}},
+		&cli.IntFlag{Name: "max-header-bytes", Value: server.DefaultMaxHeaderBytes, Usage: "request head size limit (431 beyond)", EnvVars: []string{"EPFS_MAX_HEADER_BYTES"}},
+		&cli.StringFlag{Name: "index", Value: "index.html", Usage: "file served for a directory URL", EnvVars: []string{"EPFS_INDEX"}},
+		&cli.BoolFlag{Name: "autoindex", Usage: "list directories that have no index file", EnvVars: []string{"EPFS_AUTOINDEX"}},
+		&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
+		&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
+		&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
+		&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
+		&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
+		&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
+		&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
+		&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
+		&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
+		&cli.BoolFlag{Name: "trace", Usage: "log every system call of the serving path (slow: for study, not production)", EnvVars: []string{"EPFS_TRACE"}},
+	}, logFlags()...)
+}
+
 func serveCommand() *cli.Command {
+	flags := fileable(serveFlags())
 	return &cli.Command{
-		Name:  "serve",
-		Usage: "serve a directory over HTTP/1.1",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "root", Value: ".", Usage: "directory to serve", EnvVars: []string{"EPFS_ROOT"}},
-			&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(":8080"), Usage: "address to listen on, repeatable: host:port, [::]:port or unix:/path", EnvVars: []string{"EPFS_LISTEN"}},
-			&cli.IntFlag{Name: "loops", Value: 0, DefaultText: "CPU count", Usage: "event loops, one goroutine locked to a thread each", EnvVars: []string{"EPFS_LOOPS"}},
-			&cli.IntFlag{Name: "max-conns", Value: server.DefaultMaxConns, Usage: "open connections at most; beyond it new ones get 503 and are closed", EnvVars: []string{"EPFS_MAX_CONNS"}},
-			&cli.DurationFlag{Name: "header-timeout", Value: server.DefaultHeaderTimeout, Usage: "time from a request's first byte to the end of its head", EnvVars: []string{"EPFS_HEADER_TIMEOUT"}},
-			&cli.DurationFlag{Name: "idle-timeout", Value: server.DefaultIdleTimeout, Usage: "keep-alive connection with no request in progress", EnvVars: []string{"EPFS_IDLE_TIMEOUT"}},
-			&cli.DurationFlag{Name: "write-timeout", Value: server.DefaultWriteTimeout, Usage: "close a response that makes no progress for this long", EnvVars: []string{"EPFS_WRITE_TIMEOUT"}},
-			&cli.DurationFlag{Name: "shutdown-timeout", Value: server.DefaultShutdownTimeout, Usage: "how long responses in flight may finish after SIGTERM", EnvVars: []string{"EPFS_SHUTDOWN_TIMEOUT"}},
-			&cli.IntFlag{Name: "max-header-bytes", Value: server.DefaultMaxHeaderBytes, Usage: "request head size limit (431 beyond)", EnvVars: []string{"EPFS_MAX_HEADER_BYTES"}},
-			&cli.StringFlag{Name: "index", Value: "index.html", Usage: "file served for a directory URL", EnvVars: []string{"EPFS_INDEX"}},
-			&cli.BoolFlag{Name: "autoindex", Usage: "list directories that have no index file", EnvVars: []string{"EPFS_AUTOINDEX"}},
-			&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
-			&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
-			&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
-			&cli.StringFlag{Name: "fallback", Usage: "URL path served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
-			&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
-			&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
-			&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
-			&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
-			&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
-			&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
-			&cli.BoolFlag{Name: "trace", Usage: "log every system call of the serving path (slow: for study, not production)", EnvVars: []string{"EPFS_TRACE"}},
-		}, logFlags()...),
-		Action:       runServe,
+		Name:      "serve",
+		Usage:     "serve a directory over HTTP/1.1",
+		ArgsUsage: "[DIR]",
+		Description: "Serves DIR (or --root, default the current directory) on every --listen address.\n" +
+			"Flags may come before or after DIR; \"--\" ends the flags. Each flag can also be set by\n" +
+			"its environment variable or in the --config file: flag > environment > file > default.",
+		Flags:        append(flags, configFlag()),
+		Before:       loadConfigFile(flags),
+		Action:       func(c *cli.Context) error { return forCommand(c, runServe(c)) },
 		OnUsageError: usageError,
 	}
+}
+
+// serveOptions is the validated configuration of `epfs serve`: the
+// server's own Config and what package main does around it.
+type serveOptions struct {
+	server.Config
+	adminListen string
+	pprof       bool
+	reusePort   bool
+}
+
+// serveConfig reads and checks every flag of `epfs serve`, once, before
+// anything starts. A wrong value is a usageErr (exit 2); a root or file that
+// does not exist is a run-time error (exit 1).
+func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
+	o := serveOptions{
+		Config: server.Config{
+			Root:            c.String("root"),
+			Loops:           c.Int("loops"),
+			MaxConns:        c.Int("max-conns"),
+			HeaderTimeout:   c.Duration("header-timeout"),
+			IdleTimeout:     c.Duration("idle-timeout"),
+			WriteTimeout:    c.Duration("write-timeout"),
+			ShutdownTimeout: c.Duration("shutdown-timeout"),
+			MaxHeaderBytes:  c.Int("max-header-bytes"),
+			Index:           c.String("index"),
+			Autoindex:       c.Bool("autoindex"),
+			Precompressed:   c.Bool("precompressed"),
+			CacheControl:    c.String("cache-control"),
+			Fallback:        c.String("fallback"),
+			ServerHeader:    c.String("server-header"),
+			Transmit:        c.String("transmit"),
+			IOThreads:       c.Int("io-threads"),
+			Log:             log,
+			Trace:           c.Bool("trace"),
+			Version:         versionString(),
+		},
+		adminListen: c.String("admin-listen"),
+		pprof:       c.Bool("pprof"),
+		reusePort:   c.Bool("reuse-port"),
+	}
+	switch c.NArg() {
+	case 0:
+	case 1:
+		o.Root = c.Args().First() // reorderCommandLine refused it beside --root
+	default:
+		return o, usageErr{msg: showValue(c.Args().Get(1)) + ": unexpected argument (want at most one DIR)"}
+	}
+	// Slice flags do not split at commas (App.DisableSliceFlagSeparator, so
+	// that a header value keeps its commas); addresses never contain one, so
+	// "--listen a,b" and EPFS_LISTEN=a,b are split here.
+	for _, l := range c.StringSlice("listen") {
+		for _, a := range strings.Split(l, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				return o, badValue("--listen", l, "want host:port, [::]:port or unix:/path, not an empty address")
+			}
+			if err := checkListen("--listen", a); err != nil {
+				return o, err
+			}
+			o.Listen = append(o.Listen, a)
+		}
+	}
+	if o.pprof && o.adminListen == "" {
+		return o, usageErr{msg: "--pprof: needs --admin-listen"}
+	}
+	if o.adminListen != "" {
+		if err := checkListen("--admin-listen", o.adminListen); err != nil {
+			return o, err
+		}
+	}
+	if c.IsSet("loops") && o.Loops == 0 {
+		return o, badValue("--loops", "0", "want 1 to 1024")
+	}
+	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout"} {
+		if c.IsSet(flag) && c.Duration(flag) <= 0 {
+			return o, badValue("--"+flag, c.Duration(flag).String(), "want a positive duration such as 10s")
+		}
+	}
+	for _, flag := range []string{"max-conns", "max-header-bytes"} {
+		if c.IsSet(flag) && c.Int(flag) == 0 {
+			return o, badValue("--"+flag, "0", "want a positive number")
+		}
+	}
+	switch n := o.IOThreads; {
+	case n < 0:
+		return o, badValue("--io-threads", fmt.Sprint(n), "want 0 to 64")
+	case n == 0:
+		o.IOThreads = -1 // server.Config: negative is off, zero the default
+	}
+	if o.Index == "" {
+		return o, badValue("--index", "", "want a file name such as index.html")
+	}
+	if _, err := transmit.ParseStrategy(o.Transmit); err != nil {
+		return o, badValue("--transmit", o.Transmit, "want sendfile, splice or copy")
+	}
+	switch c.String("dotfiles") {
+	case "allow":
+		o.AllowDotfiles = true
+	case "deny":
+	default:
+		return o, badValue("--dotfiles", c.String("dotfiles"), "want allow or deny")
+	}
+	if err := o.Validate(); err != nil {
+		return o, usageErr{msg: err.Error()}
+	}
+	return o, checkRoot(&o.Config)
+}
+
+// checkRoot fails at start-up, with the flag's name, when the root is not a
+// directory or the --fallback file is not in it.
+func checkRoot(cfg *server.Config) error {
+	fi, err := os.Stat(cfg.Root)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Errorf("--root %s: no such directory", showValue(cfg.Root))
+	case err != nil:
+		return fmt.Errorf("--root %s: %v", showValue(cfg.Root), unwrapPath(err))
+	case !fi.IsDir():
+		return fmt.Errorf("--root %s: not a directory", showValue(cfg.Root))
+	}
+	if cfg.Fallback == "" {
+		return nil
+	}
+	// A start-up check only: the server resolves the fallback beneath the
+	// root on every use, so a symlink out of it is still refused there.
+	fi, err = os.Stat(cfg.Root + cfg.Fallback)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Errorf("--fallback %s: no such file in --root %s", showValue(cfg.Fallback), showValue(cfg.Root))
+	case err != nil:
+		return fmt.Errorf("--fallback %s: %v", showValue(cfg.Fallback), unwrapPath(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("--fallback %s: not a regular file", showValue(cfg.Fallback))
+	}
+	return nil
+}
+
+// unwrapPath drops the operation and path from a *PathError, which the
+// message around it already names.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
 }
 
 func runServe(c *cli.Context) error {
@@ -52,52 +212,11 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := server.Config{
-		Root:            c.String("root"),
-		Listen:          c.StringSlice("listen"),
-		Loops:           c.Int("loops"),
-		MaxConns:        c.Int("max-conns"),
-		HeaderTimeout:   c.Duration("header-timeout"),
-		IdleTimeout:     c.Duration("idle-timeout"),
-		WriteTimeout:    c.Duration("write-timeout"),
-		ShutdownTimeout: c.Duration("shutdown-timeout"),
-		MaxHeaderBytes:  c.Int("max-header-bytes"),
-		Index:           c.String("index"),
-		Autoindex:       c.Bool("autoindex"),
-		Precompressed:   c.Bool("precompressed"),
-		CacheControl:    c.String("cache-control"),
-		Fallback:        c.String("fallback"),
-		ServerHeader:    c.String("server-header"),
-		Transmit:        c.String("transmit"),
-		IOThreads:       c.Int("io-threads"),
-		Log:             log,
-		Trace:           c.Bool("trace"),
+	o, err := serveConfig(c, log)
+	if err != nil {
+		return err
 	}
-	if c.Bool("pprof") && c.String("admin-listen") == "" {
-		return fmt.Errorf("flag --pprof needs --admin-listen")
-	}
-	if c.IsSet("loops") && cfg.Loops == 0 {
-		return fmt.Errorf("invalid value 0 for flag --loops: want 1 to 1024")
-	}
-	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "max-conns", "max-header-bytes"} {
-		if c.IsSet(flag) && isZero(c, flag) {
-			return fmt.Errorf("invalid value 0 for flag --%s: want a positive value", flag)
-		}
-	}
-	switch n := cfg.IOThreads; {
-	case n < 0:
-		return fmt.Errorf("invalid value %d for flag --io-threads: want 0 to 64", n)
-	case n == 0:
-		cfg.IOThreads = -1 // server.Config: negative is off, zero the default
-	}
-	switch c.String("dotfiles") {
-	case "allow":
-		cfg.AllowDotfiles = true
-	case "deny":
-	default:
-		return fmt.Errorf("invalid value %q for flag --dotfiles: want allow or deny", c.String("dotfiles"))
-	}
-	if err := accessLog(c.String("access-log"), &cfg); err != nil {
+	if err := accessLog(c.String("access-log"), &o.Config); err != nil {
 		return err
 	}
 	// A service manager may hand the listening sockets in (socket
@@ -107,22 +226,26 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	if len(inherited) > 0 {
-		cfg.Inherited, cfg.InheritedNames = inherited, names
+		o.Inherited, o.InheritedNames = inherited, names
 		if c.IsSet("listen") {
-			log.Warn().Strs("listen", cfg.Listen).Msg("socket activation: --listen ignored")
+			log.Warn().Strs("listen", o.Listen).Msg("socket activation: --listen ignored")
+		}
+	} else if !o.reusePort {
+		if err := refuseServed(o.Listen); err != nil {
+			return err
 		}
 	}
-	srv, err := server.New(cfg)
+	srv, err := server.New(o.Config)
 	if err != nil {
 		return err
 	}
 
-	if addr := c.String("admin-listen"); addr != "" {
-		ln, err := net.Listen("tcp", addr)
+	if o.adminListen != "" {
+		ln, err := net.Listen("tcp", o.adminListen)
 		if err != nil {
-			return fmt.Errorf("invalid value %q for flag --admin-listen: %w", addr, err)
+			return fmt.Errorf("--admin-listen %s: %w", o.adminListen, unwrapOp(err))
 		}
-		admin := &http.Server{Handler: srv.AdminHandler(c.Bool("pprof")), ReadHeaderTimeout: 10 * time.Second}
+		admin := &http.Server{Handler: srv.AdminHandler(o.pprof), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(ln)
 		defer admin.Close()
 		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
@@ -131,40 +254,48 @@ func runServe(c *cli.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
+	notify := newNotifier(log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
+	notify.send("READY=1\nSTATUS=serving " + strings.Join(srv.Addrs(), ", "))
 	for {
 		select {
 		case err := <-done:
 			srv.Summary(log, "stopped")
 			return err
 		case sig := <-sigs:
-			if sig == syscall.SIGUSR1 {
+			switch sig {
+			case syscall.SIGUSR1:
 				srv.Summary(log, "counters")
-				continue
+			case syscall.SIGHUP:
+				reload(srv, o.Reopen != nil, log, notify)
+			default:
+				log.Info().Str("signal", sig.String()).Msg("shutting down")
+				notify.send("STOPPING=1")
+				srv.Shutdown()
 			}
-			if sig == syscall.SIGHUP {
-				if err := srv.Reopen(); err != nil {
-					log.Error().Err(err).Msg("reopening the access log")
-				} else {
-					log.Info().Msg("access log reopened")
-				}
-				continue
-			}
-			log.Info().Str("signal", sig.String()).Msg("shutting down")
-			srv.Shutdown()
 		}
 	}
 }
 
-// isZero reports whether a numeric or duration flag was set to zero, which
-// Config would otherwise read as "use the default".
-func isZero(c *cli.Context, flag string) bool {
-	switch flag {
-	case "max-conns", "max-header-bytes":
-		return c.Int(flag) == 0
+// reload is what SIGHUP (systemctl reload) does: reopen the access log, for
+// log rotation. It logs the outcome, and tells the service manager it began
+// and ended (RELOADING=1, then READY=1), so the reload is observable both in
+// the journal and in `systemctl status`.
+func reload(srv *server.Server, logFile bool, log zerolog.Logger, notify *notifier) {
+	notify.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicMicros()))
+	if !logFile {
+		log.Info().Msg("reloaded: no access log file to reopen")
+		notify.send("READY=1\nSTATUS=reloaded at " + time.Now().UTC().Format(time.RFC3339))
+		return
 	}
-	return c.Duration(flag) == 0
+	if err := srv.Reopen(); err != nil {
+		log.Error().Err(err).Msg("reload: reopening the access log")
+		notify.send("READY=1\nSTATUS=reload failed: " + err.Error())
+		return
+	}
+	log.Info().Msg("reloaded: access log reopened")
+	notify.send("READY=1\nSTATUS=reloaded at " + time.Now().UTC().Format(time.RFC3339))
 }
 
 // accessLog opens the access log the flag names.
@@ -181,7 +312,7 @@ func accessLog(where string, cfg *server.Config) error {
 	}
 	f, err := open()
 	if err != nil {
-		return fmt.Errorf("invalid value %q for flag --access-log: %w", where, err)
+		return fmt.Errorf("--access-log %s: %v", showValue(where), unwrapPath(err))
 	}
 	cfg.AccessLog = f
 	cfg.Reopen = open

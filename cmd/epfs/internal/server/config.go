@@ -55,6 +55,8 @@ type Config struct {
 	// Trace logs one line per system call on the serving path to Log (the
 	// study mode: slow, synchronous, never for production traffic).
 	Trace bool
+	// Version is the program's version, for the start-up line.
+	Version string
 }
 
 // Defaults for the fields a zero Config leaves open.
@@ -122,30 +124,30 @@ func (c *Config) Validate() error {
 	c.applyDefaults()
 	switch {
 	case c.Loops < 1 || c.Loops > 1024:
-		return fmt.Errorf("invalid value %d for flag --loops: want 1 to 1024", c.Loops)
+		return fmt.Errorf("--loops %d: want 1 to 1024", c.Loops)
 	case c.MaxConns < 1:
-		return fmt.Errorf("invalid value %d for flag --max-conns: want at least 1", c.MaxConns)
+		return fmt.Errorf("--max-conns %d: want at least 1", c.MaxConns)
 	case c.IOThreads > 64:
-		return fmt.Errorf("invalid value %d for flag --io-threads: want 0 to 64", c.IOThreads)
+		return fmt.Errorf("--io-threads %d: want 0 to 64", c.IOThreads)
 	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:
-		return fmt.Errorf("invalid value %d for flag --max-header-bytes: want 256 to 1048576", c.MaxHeaderBytes)
+		return fmt.Errorf("--max-header-bytes %d: want 256 to 1048576", c.MaxHeaderBytes)
 	case c.Fallback != "" && c.Fallback[0] != '/':
-		return fmt.Errorf("invalid value %q for flag --fallback: want a URL path starting with /", c.Fallback)
+		return fmt.Errorf("--fallback %s: want a URL path starting with /", c.Fallback)
 	}
 	for _, d := range c.timeouts() {
 		if *d.v < 0 {
-			return fmt.Errorf("invalid value for flag %s: want a positive duration", d.flag)
+			return fmt.Errorf("%s %v: want a positive duration", d.flag, *d.v)
 		}
 	}
 	for _, r := range c.Index {
 		if r == '/' {
-			return fmt.Errorf("invalid value %q for flag --index: want a file name, not a path", c.Index)
+			return fmt.Errorf("--index %s: want a file name, not a path", c.Index)
 		}
 	}
 	for _, v := range []struct{ flag, val string }{{"--cache-control", c.CacheControl}, {"--server-header", c.ServerHeader}} {
 		for i := 0; i < len(v.val); i++ {
 			if b := v.val[i]; b < 0x20 && b != '\t' || b == 0x7f {
-				return fmt.Errorf("invalid value %q for flag %s: control characters are not allowed in a header field", v.val, v.flag)
+				return fmt.Errorf("%s %q: want a field value without control characters", v.flag, v.val)
 			}
 		}
 	}

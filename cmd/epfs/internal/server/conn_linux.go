@@ -655,7 +655,7 @@ func (c *conn) logResponse(how end) {
 	}
 	a.Log().Str("remote", c.remote).Bytes("method", c.rb.method).Bytes("path", c.rb.target).
 		Int("status", c.rb.resp.Status()).Int64("bytes", c.rb.resp.Sent()).Int64("body", c.rb.resp.BodyBytes()).
-		Dur("dur", time.Since(c.rb.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
+		Dur("dur_ms", time.Since(c.rb.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
 }
 
 // bytesToString views b as a string without copying. fsindex.Lookup does

@@ -125,7 +125,7 @@ func (s *Server) share(ln *poller.Listener) error {
 func transmitConfig(cfg *Config) (transmit.Config, error) {
 	strategy, err := transmit.ParseStrategy(cfg.Transmit)
 	if err != nil {
-		return transmit.Config{}, fmt.Errorf("invalid value %q for flag --transmit: want sendfile, splice or copy", cfg.Transmit)
+		return transmit.Config{}, fmt.Errorf("--transmit %s: want sendfile, splice or copy", cfg.Transmit)
 	}
 	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy}, nil
 }
@@ -190,7 +190,7 @@ func (s *Server) Run() error {
 	if len(s.cfg.Inherited) > 0 {
 		ev = ev.Bool("activated", true).Strs("fdnames", s.cfg.InheritedNames)
 	}
-	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).
+	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
 	var wg sync.WaitGroup
@@ -226,6 +226,20 @@ func (s *Server) Run() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// urls writes each bound address as a client would use it: an http URL
+// for TCP, the unix: address as it is.
+func urls(addrs []string) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		if strings.HasPrefix(a, "unix:") {
+			out[i] = a
+		} else {
+			out[i] = "http://" + a + "/"
+		}
+	}
+	return out
 }
 
 // Shutdown begins a graceful shutdown and returns at once: every loop stops
@@ -373,7 +387,7 @@ func traceFunc(log zerolog.Logger, i int) syscount.TraceFunc {
 		if r.Errno != 0 {
 			ev = ev.Str("errno", r.Errno.Error())
 		}
-		ev.Dur("dur", r.Dur).Msg("syscall")
+		ev.Dur("dur_ms", r.Dur).Msg("syscall")
 	}
 }
 
@@ -390,5 +404,5 @@ func (s *Server) Summary(log zerolog.Logger, msg string) {
 		}
 	}
 	ev.Uint64("bytes_sent", snap.Events[syscount.BytesSent]+snap.Events[syscount.BytesWritten]).
-		Bool("forced", st.ShutdownForce).Dur("uptime", st.Uptime).Msg(msg)
+		Bool("forced", st.ShutdownForce).Float64("uptime_s", st.Uptime.Seconds()).Msg(msg)
 }

@@ -183,6 +183,8 @@ func TestServeMalformed(t *testing.T) {
 		{"two CLs", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400"},
 		{"bad CL", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", "400"},
 		{"TE not chunked", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "400"},
+		// A target DecodePath refuses is a refused request too (issue 17).
+		{"encoded slash", "GET /dir%2ffile.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := raw(t, addr, tc.req)
@@ -204,7 +206,6 @@ func TestServeMalformed(t *testing.T) {
 	}{
 		{"unknown method", "BREW / HTTP/1.1\r\nHost: x\r\n\r\n", "501"},
 		{"known method", "DELETE /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
-		{"encoded slash", "GET /dir%2ffile.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := raw(t, addr, tc.req+"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -329,7 +329,12 @@ func (c *conn) serve(consumed int) {
 	}
 	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
 	if err != nil {
-		c.rb.resp.PlanError(w.tw, 400, keepAlive)
+		// A target refused (encoded '/' or NUL, a '..' that climbs above
+		// the root) is a refused request: answered, then closed, like a
+		// head the parser refused. A body it may have is not read: a
+		// lingering close keeps its bytes from resetting the answer.
+		c.discard, c.linger = 0, true
+		c.rb.resp.PlanError(w.tw, req, 400, false)
 		return
 	}
 	var e *fsindex.Entry
@@ -362,11 +367,11 @@ func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, er
 			// connections close (503, as fsindex documents). No log
 			// line per request while it lasts: the openat2
 			// EMFILE/ENFILE counters and epfs_listing_bytes tell it.
-			c.rb.resp.PlanError(w.tw, 503, keepAlive)
+			c.rb.resp.PlanError(w.tw, &w.req, 503, keepAlive)
 			return
 		}
 		w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-		c.rb.resp.PlanError(w.tw, 500, keepAlive)
+		c.rb.resp.PlanError(w.tw, &w.req, 500, keepAlive)
 		return
 	}
 	c.rb.resp.Plan(w.tw, &w.req, path, query, e, res, keepAlive)
@@ -382,7 +387,10 @@ func (c *conn) fail(status int) {
 	c.linger = true
 	c.timer.Stop()
 	c.state = stateWrite
-	c.rb.resp.PlanError(c.w.tw, status, false)
+	// No request to frame the answer by: the parser's Request is not
+	// meaningful after an error, so the answer is framed as for a GET and
+	// the close ends it.
+	c.rb.resp.PlanError(c.w.tw, nil, status, false)
 }
 
 // write pushes the response. It returns true when the response is done and

@@ -339,7 +339,7 @@ func (w *worker) accept(fd int) {
 func (w *worker) reject(fd int) {
 	inc(&w.stats.rejected)
 	r := &w.scratch
-	r.PlanError(w.tw, 503, false)
+	r.PlanError(w.tw, nil, 503, false)
 	r.Step(w.tw, w.sc, fd)
 	r.Reset(w.sc)
 	w.sc.Close(fd)

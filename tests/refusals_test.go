@@ -118,4 +118,3 @@ func TestErrorFraming(t *testing.T) {
 		}
 	}
 }
-

@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/epfs/epfs/cmd/epfs/internal/server"
 	"github.com/urfave/cli/v2"
@@ -39,6 +37,8 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
 			&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
 			&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
+			&cli.DurationFlag{Name: "admin-idle-timeout", Value: server.DefaultAdminIdleTimeout, Usage: "close an admin connection with no request for this long", EnvVars: []string{"EPFS_ADMIN_IDLE_TIMEOUT"}},
+			&cli.IntFlag{Name: "admin-max-conns", Value: server.DefaultAdminMaxConns, Usage: "admin connections open at most; one more is closed at once", EnvVars: []string{"EPFS_ADMIN_MAX_CONNS"}},
 			&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
 			&cli.BoolFlag{Name: "trace", Usage: "log every system call of the serving path (slow: for study, not production)", EnvVars: []string{"EPFS_TRACE"}},
 		}, logFlags()...),
@@ -53,25 +53,27 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	cfg := server.Config{
-		Root:            c.String("root"),
-		Listen:          c.StringSlice("listen"),
-		Loops:           c.Int("loops"),
-		MaxConns:        c.Int("max-conns"),
-		HeaderTimeout:   c.Duration("header-timeout"),
-		IdleTimeout:     c.Duration("idle-timeout"),
-		WriteTimeout:    c.Duration("write-timeout"),
-		ShutdownTimeout: c.Duration("shutdown-timeout"),
-		MaxHeaderBytes:  c.Int("max-header-bytes"),
-		Index:           c.String("index"),
-		Autoindex:       c.Bool("autoindex"),
-		Precompressed:   c.Bool("precompressed"),
-		CacheControl:    c.String("cache-control"),
-		Fallback:        c.String("fallback"),
-		ServerHeader:    c.String("server-header"),
-		Transmit:        c.String("transmit"),
-		IOThreads:       c.Int("io-threads"),
-		Log:             log,
-		Trace:           c.Bool("trace"),
+		Root:             c.String("root"),
+		Listen:           c.StringSlice("listen"),
+		Loops:            c.Int("loops"),
+		MaxConns:         c.Int("max-conns"),
+		HeaderTimeout:    c.Duration("header-timeout"),
+		IdleTimeout:      c.Duration("idle-timeout"),
+		WriteTimeout:     c.Duration("write-timeout"),
+		ShutdownTimeout:  c.Duration("shutdown-timeout"),
+		MaxHeaderBytes:   c.Int("max-header-bytes"),
+		Index:            c.String("index"),
+		Autoindex:        c.Bool("autoindex"),
+		Precompressed:    c.Bool("precompressed"),
+		CacheControl:     c.String("cache-control"),
+		Fallback:         c.String("fallback"),
+		ServerHeader:     c.String("server-header"),
+		Transmit:         c.String("transmit"),
+		IOThreads:        c.Int("io-threads"),
+		AdminIdleTimeout: c.Duration("admin-idle-timeout"),
+		AdminMaxConns:    c.Int("admin-max-conns"),
+		Log:              log,
+		Trace:            c.Bool("trace"),
 	}
 	if c.Bool("pprof") && c.String("admin-listen") == "" {
 		return fmt.Errorf("flag --pprof needs --admin-listen")
@@ -79,7 +81,7 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("loops") && cfg.Loops == 0 {
 		return fmt.Errorf("invalid value 0 for flag --loops: want 1 to 1024")
 	}
-	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "max-conns", "max-header-bytes"} {
+	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "max-conns", "max-header-bytes", "admin-idle-timeout", "admin-max-conns"} {
 		if c.IsSet(flag) && isZero(c, flag) {
 			return fmt.Errorf("invalid value 0 for flag --%s: want a positive value", flag)
 		}
@@ -122,8 +124,7 @@ func runServe(c *cli.Context) error {
 		if err != nil {
 			return fmt.Errorf("invalid value %q for flag --admin-listen: %w", addr, err)
 		}
-		admin := &http.Server{Handler: srv.AdminHandler(c.Bool("pprof")), ReadHeaderTimeout: 10 * time.Second}
-		go admin.Serve(ln)
+		admin := srv.ServeAdmin(ln, c.Bool("pprof"))
 		defer admin.Close()
 		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
 	}
@@ -161,7 +162,7 @@ func runServe(c *cli.Context) error {
 // Config would otherwise read as "use the default".
 func isZero(c *cli.Context, flag string) bool {
 	switch flag {
-	case "max-conns", "max-header-bytes":
+	case "max-conns", "max-header-bytes", "admin-max-conns":
 		return c.Int(flag) == 0
 	}
 	return c.Duration(flag) == 0

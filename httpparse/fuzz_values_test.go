@@ -61,7 +61,7 @@ func FuzzDecodePath(f *testing.F) {
 // decodeDifferences are the origin-form targets DecodePath refuses and
 // net/url (PathUnescape, then path.Clean) accepts, each with its reason.
 var decodeDifferences = []struct {
-	reason string
+	reason  string
 	applies func(raw []byte, decoded string) bool
 }{
 	{"RFC 3986 §3.3: a byte outside pchar and '/' is not part of a path (url.PathUnescape does not check the grammar)",

@@ -222,18 +222,12 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 	// If-Range does not match (§13.1.5).
 	if req.MethodID == httpparse.MethodGET {
 		if v := req.Header("Range"); v != nil && checkIfRange(req, rep, w.dateSec) != condFalse {
-			rs := r.s.ranges[:w.cfg.MaxRanges]
-			n, res := httpparse.ParseRange(v, size, rs)
-			switch {
-			case res == httpparse.RangeUnsatisfiable:
+			switch status, n := chooseRanges(v, size, r.s.ranges[:w.cfg.MaxRanges]); status {
+			case 416:
 				r.planUnsatisfiable(w, size, vary)
 				return
-			// RangeIgnore (invalid or another unit) and RangeTooMany
-			// (more specs than MaxRanges) serve the whole body, as does a
-			// set that overlaps itself into more bytes than there are.
-			// An empty representation has no range a 206 could describe.
-			case res == httpparse.RangeOK && n > 0 && size > 0 && !abusive(rs[:n], size):
-				r.nparts = coalesce(rs[:n])
+			case 206:
+				r.nparts = n
 			}
 		}
 	}

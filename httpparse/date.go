@@ -175,11 +175,13 @@ func lookup(b []byte, names []string) int {
 // AppendHTTPDate appends t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT",
 // RFC 9110 §5.6.7), the only format a sender may generate, and returns the
 // extended buffer. t is converted to UTC and truncated to the second; years
-// outside 0001-9999 are clamped, since the format has four year digits. It
-// allocates only if dst lacks 29 bytes of capacity.
+// outside 0000-9999 are clamped, since the format has four year digits
+// (year 0000 included, so that every date ParseHTTPDate accepts formats
+// back to the same instant). It allocates only if dst lacks 29 bytes of
+// capacity.
 func AppendHTTPDate(dst []byte, t time.Time) []byte {
 	const (
-		minUnix = -62135596800 // 0001-01-01T00:00:00Z
+		minUnix = -62167219200 // 0000-01-01T00:00:00Z (proleptic Gregorian)
 		maxUnix = 253402300799 // 9999-12-31T23:59:59Z
 	)
 	secs := min(max(t.Unix(), minUnix), maxUnix)

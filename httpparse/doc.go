@@ -29,8 +29,9 @@
 //
 // It follows RFC 9112 strictly. A request is rejected for: a method that is
 // not a token; a request line not made of exactly three parts separated by
-// single SPs; a version other than HTTP/1.0 or HTTP/1.1 (505 if well-formed,
-// else 400); a request-target that is not origin-form, absolute-form (http
+// single SPs; a version other than HTTP/1.x (505 if well-formed, else 400;
+// a higher minor than 1.1, such as HTTP/1.2, is read as HTTP/1.1, RFC 9110
+// §2.5); a request-target that is not origin-form, absolute-form (http
 // or https, with a non-empty host and no userinfo) or, for OPTIONS only,
 // "*"; a target byte outside RFC 3986 (plus "[]|^{}", which browsers leave
 // unescaped) or a bad percent-escape; a CR that is not followed by LF;

@@ -124,6 +124,20 @@ func TestAppendHTTPDate(t *testing.T) {
 	if got := string(AppendHTTPDate([]byte("Date: "), time.Unix(1<<40, 0))); got != "Date: Fri, 31 Dec 9999 23:59:59 GMT" {
 		t.Errorf("clamp: %q", got)
 	}
+	// Year 0000 (found by FuzzParseHTTPDate: it parses, so it must format
+	// back), and the clamp below it. time.Format has no year 0 to compare.
+	for _, tc := range []struct {
+		u    int64
+		want string
+	}{
+		{-62167219200, "Sat, 01 Jan 0000 00:00:00 GMT"},
+		{-62140867199, "Wed, 01 Nov 0000 00:00:01 GMT"},
+		{-1 << 40, "Sat, 01 Jan 0000 00:00:00 GMT"},
+	} {
+		if got := string(AppendHTTPDate(nil, time.Unix(tc.u, 0))); got != tc.want {
+			t.Errorf("%d: %q, want %q", tc.u, got, tc.want)
+		}
+	}
 }
 
 func TestMatchETag(t *testing.T) {

@@ -278,10 +278,12 @@ func (p *Parser) requestLine(buf []byte, lo, hi int, lim *Limits) *Error {
 	return p.requestTarget(buf, lo+t, lo+t+j)
 }
 
-// version accepts exactly HTTP/1.0 and HTTP/1.1. Another well-formed
-// version is 505 (RFC 9110 §15.6.6); RFC 9110 §2.5 would let a server treat
-// "HTTP/1.2" as 1.1, but no such version exists and answering 505 keeps the
-// rule simple. Anything else is not HTTP (400).
+// version accepts HTTP/1.x. A higher minor version than 1.1 is read as
+// 1.1: RFC 9110 §2.5 lets a recipient treat a message of a higher minor
+// version of the major it implements as the highest minor it supports,
+// since minor versions of HTTP/1 are compatible by definition (RFC 9112
+// §2.3), and a server answers with its own version. Another well-formed
+// major version is 505 (RFC 9110 §15.6.6). Anything else is not HTTP (400).
 func (p *Parser) version(v []byte) *Error {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' {
 		if i := bytes.IndexByte(v, '\r'); i >= 0 {
@@ -293,10 +295,10 @@ func (p *Parser) version(v []byte) *Error {
 	if major < '0' || major > '9' || minor < '0' || minor > '9' {
 		return errVersion
 	}
-	if major != '1' || minor > '1' {
+	if major != '1' {
 		return errVersionUnsupported
 	}
-	p.h.minor = minor - '0'
+	p.h.minor = min(minor-'0', 1)
 	return nil
 }
 

@@ -36,7 +36,13 @@ var parseCases = []struct {
 	{"9112 §2.3", "HTTP/1.0", crlf("GET / HTTP/1.0\n\n"), 0, func(r result) string {
 		return expect(r.Minor == 0 && !r.KeepAlive, "1.0 not persistent by default")
 	}},
-	{"9112 §2.3", "HTTP/1.2 is well-formed but unsupported", crlf("GET / HTTP/1.2\nHost: a\n\n"), 505, nil},
+	{"9110 §2.5", "HTTP/1.2 is read as 1.1", crlf("GET / HTTP/1.2\nHost: a\n\n"), 0, func(r result) string {
+		return expect(r.Minor == 1 && r.KeepAlive, "1.2 as 1.1, persistent")
+	}},
+	{"9110 §2.5", "HTTP/1.9 needs a Host, as 1.1 does", crlf("GET / HTTP/1.9\n\n"), 400, nil},
+	{"9110 §2.5", "HTTP/1.2 with close", crlf("GET / HTTP/1.2\nHost: a\nConnection: close\n\n"), 0, func(r result) string {
+		return expect(r.Minor == 1 && !r.KeepAlive, "close honoured")
+	}},
 	{"9112 §2.3", "HTTP/2.0", crlf("GET / HTTP/2.0\nHost: a\n\n"), 505, nil},
 	{"9112 §2.3", "HTTP/0.9", crlf("GET / HTTP/0.9\n\n"), 505, nil},
 	{"9112 §2.3", "two-digit minor", crlf("GET / HTTP/1.10\nHost: a\n\n"), 400, nil},

@@ -111,9 +111,13 @@ type Request struct {
 	Method   []byte // method token, e.g. "GET"
 	MethodID Method // Method as an enum; MethodUnknown for other tokens
 	Target   []byte // request-target exactly as sent
-	Version  []byte // "HTTP/1.0" or "HTTP/1.1"
+	Version  []byte // the version as sent: "HTTP/1.0", "HTTP/1.1", or a higher HTTP/1 minor such as "HTTP/1.2"
 	Major    int    // always 1
-	Minor    int    // 0 or 1
+	// Minor is 0 or 1: a higher minor version of HTTP/1 ("HTTP/1.2") is
+	// read as 1, the highest this parser implements (RFC 9110 §2.5, RFC
+	// 9112 §2.3), so every HTTP/1.1 rule (Host required, persistence by
+	// default) applies to it. Version keeps what was sent.
+	Minor int
 
 	// Path is the path of the target, still percent-encoded: the origin-form
 	// target up to '?', the path of an absolute-form target ("/" when that is

@@ -221,6 +221,14 @@ func adminSockets(t *testing.T, pid int, adminURL string) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return portSockets(pid, port)
+}
+
+// portSockets returns the "socket:[inode]" names of the TCP connections
+// (not listeners) in pid's network namespace whose local port is port,
+// from /proc/PID/net/tcp and tcp6. A connection still in an accept queue
+// has inode 0: no process holds it yet.
+func portSockets(pid, port int) map[string]bool {
 	want := fmt.Sprintf(":%04X", port)
 	out := map[string]bool{}
 	for _, name := range []string{"tcp", "tcp6"} {
@@ -232,10 +240,28 @@ func adminSockets(t *testing.T, pid int, adminURL string) map[string]bool {
 			f := strings.Fields(line)
 			// local_address is field 1, st field 3 (0A is LISTEN, which
 			// the listener's own descriptor is and stays), inode field 9.
-			if len(f) > 9 && strings.HasSuffix(f[1], want) && f[3] != "0A" {
+			if len(f) > 9 && strings.HasSuffix(f[1], want) && f[3] != "0A" && f[9] != "0" {
 				out["socket:["+f[9]+"]"] = true
 			}
 		}
 	}
 	return out
+}
+
+// heldSockets counts the descriptors pid holds for connections to port.
+func heldSockets(t *testing.T, pid, port int) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := portSockets(pid, port)
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink(dir + "/" + fd.Name()); err == nil && conns[target] {
+			n++
+		}
+	}
+	return n
 }

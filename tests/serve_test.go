@@ -184,6 +184,8 @@ func TestServeMalformed(t *testing.T) {
 		{"two CLs", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400"},
 		{"bad CL", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", "400"},
 		{"TE not chunked", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "400"},
+		// A target DecodePath refuses is a refused request too (issue 17).
+		{"encoded slash", "GET /dir%2ffile.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := raw(t, addr, tc.req)
@@ -205,7 +207,6 @@ func TestServeMalformed(t *testing.T) {
 	}{
 		{"unknown method", "BREW / HTTP/1.1\r\nHost: x\r\n\r\n", "501"},
 		{"known method", "DELETE /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
-		{"encoded slash", "GET /dir%2ffile.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := raw(t, addr, tc.req+"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -571,6 +572,10 @@ func TestServeStartupErrors(t *testing.T) {
 		{[]string{"--dotfiles", "maybe"}, 2, "epfs: --dotfiles maybe: want allow or deny"},
 		{[]string{"--transmit", "carrier-pigeon"}, 2, "epfs: --transmit carrier-pigeon: want sendfile, splice or copy"},
 		{[]string{"--max-conns", "0"}, 2, "epfs: --max-conns 0: want a positive number"},
+		{[]string{"--admin-max-conns", "0"}, 2, "epfs: --admin-max-conns 0: want a positive number"},
+		{[]string{"--admin-max-conns", "-3"}, 2, "epfs: --admin-max-conns -3: want a positive number"},
+		{[]string{"--admin-idle-timeout", "0"}, 2, "epfs: --admin-idle-timeout 0s: want a positive duration"},
+		{[]string{"--admin-idle-timeout", "-1s"}, 2, "epfs: --admin-idle-timeout -1s: want a positive duration"},
 		{[]string{"--access-log", "/no/such/dir/log"}, 1, "epfs: --access-log /no/such/dir/log: no such file or directory"},
 		{[]string{"--fallback", "index.html"}, 2, "epfs: --fallback index.html: want a URL path starting with /"},
 		{[]string{"--fallback", "/missing.html"}, 1, "epfs: --fallback /missing.html: no such file in --root"},

@@ -249,7 +249,7 @@ func (tc *testConn) send(raw string) {
 	tc.submit(func(c *syscount.Counters) {
 		path, query, err := httpparse.DecodePath(nil, req.Target)
 		if err != nil {
-			tc.resp.PlanError(tc.w, 400, false)
+			tc.resp.PlanError(tc.w, req, 400, false)
 			return
 		}
 		e, res, _ := tc.x.Lookup(c, string(path))

@@ -49,18 +49,31 @@ func (r *Response) Plan(w *Writer, req *httpparse.Request, path, query []byte, e
 	}
 }
 
-// PlanError plans an error response that has no request to go with: a
-// parser error (400, 414, 431, 501, 505), 503 when the server refuses a
-// connection, 500 when a lookup failed. The body is the short text of the
-// status. With keepAlive false the head carries "Connection: close" and
-// Close reports true; after a parser error the stream can no longer be
-// trusted, so the caller passes false.
-func (r *Response) PlanError(w *Writer, status int, keepAlive bool) {
-	r.start(w, keepAlive, false)
+// PlanError plans an error response of its own choosing: 400 for a target
+// DecodePath refused, a parser error (400, 414, 431, 501, 505), 503 when the
+// server refuses a connection or is out of descriptors, 500 when a lookup
+// failed. The body is the short text of the status.
+//
+// req is the request being answered, or nil when there is none to go by (a
+// parser error, a connection refused before its request was read): an
+// answer to HEAD carries the body's Content-Length but no body (RFC 9110
+// §9.3.2; the client reads none, RFC 9112 §6.3), and a persistent answer to
+// HTTP/1.0 says "Connection: keep-alive", without which the client takes
+// the connection as closing (RFC 9112 §9.3). With req nil the response is
+// framed as for a GET over HTTP/1.1, which is why the caller then passes
+// keepAlive false: a client whose request was not understood reads up to
+// the close. With keepAlive false the head carries "Connection: close" and
+// Close reports true.
+func (r *Response) PlanError(w *Writer, req *httpparse.Request, status int, keepAlive bool) {
+	head, http10 := false, false
+	if req != nil {
+		head, http10 = req.MethodID == httpparse.MethodHEAD, req.Minor == 0
+	}
+	r.start(w, keepAlive, http10)
 	if statusText(status) == "" {
 		status = 500
 	}
-	r.planError(w, status, false)
+	r.planError(w, status, head)
 }
 
 // headStart begins a head: status line, Date and Server.
@@ -209,18 +222,12 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 	// If-Range does not match (§13.1.5).
 	if req.MethodID == httpparse.MethodGET {
 		if v := req.Header("Range"); v != nil && checkIfRange(req, rep, w.dateSec) != condFalse {
-			rs := r.s.ranges[:w.cfg.MaxRanges]
-			n, res := httpparse.ParseRange(v, size, rs)
-			switch {
-			case res == httpparse.RangeUnsatisfiable:
+			switch status, n := chooseRanges(v, size, r.s.ranges[:w.cfg.MaxRanges]); status {
+			case 416:
 				r.planUnsatisfiable(w, size, vary)
 				return
-			// RangeIgnore (invalid or another unit) and RangeTooMany
-			// (more specs than MaxRanges) serve the whole body, as does a
-			// set that overlaps itself into more bytes than there are.
-			// An empty representation has no range a 206 could describe.
-			case res == httpparse.RangeOK && n > 0 && size > 0 && !abusive(rs[:n], size):
-				r.nparts = coalesce(rs[:n])
+			case 206:
+				r.nparts = n
 			}
 		}
 	}

@@ -44,3 +44,21 @@ func abusive(rs []httpparse.ByteRange, size int64) bool {
 	}
 	return false
 }
+
+// chooseRanges decides what a Range field value v asks of a representation
+// of size bytes, with len(rs) the most specs honoured (Config.MaxRanges):
+// 206 with rs[:n] the parts to send, inside the representation, sorted and
+// coalesced; 416 when no spec overlaps it; or 200 when the field is to be
+// ignored: invalid, another unit (RFC 9110 §14.2), more specs than rs
+// holds, a set that overlaps itself into more bytes than there are, or an
+// empty representation, which has no range a 206 could describe.
+func chooseRanges(v []byte, size int64, rs []httpparse.ByteRange) (status, n int) {
+	n, res := httpparse.ParseRange(v, size, rs)
+	switch {
+	case res == httpparse.RangeUnsatisfiable:
+		return 416, 0
+	case res == httpparse.RangeOK && n > 0 && size > 0 && !abusive(rs[:n], size):
+		return 206, coalesce(rs[:n])
+	}
+	return 200, 0
+}

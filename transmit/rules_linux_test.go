@@ -285,7 +285,7 @@ func TestErrors(t *testing.T) {
 	e := newEnv(t, Config{})
 	for _, status := range []int{400, 414, 431, 500, 501, 503, 505} {
 		tc, client := e.conn(0)
-		tc.submit(func(*syscount.Counters) { tc.resp.PlanError(tc.w, status, false) })
+		tc.submit(func(*syscount.Counters) { tc.resp.PlanError(tc.w, nil, status, false) })
 		resp, body := readResponse(t, bufio.NewReader(client), "GET")
 		end := tc.wait()
 		if resp.StatusCode != status || !resp.Close || !end.close || end.out != Done {
@@ -296,6 +296,61 @@ func TestErrors(t *testing.T) {
 		}
 		if resp.Header.Get("Server") != "" {
 			t.Errorf("Server field sent with ServerHeader empty")
+		}
+	}
+}
+
+// TestErrorsFollowTheRequest: PlanError given the request frames the error
+// for it: no body for HEAD (RFC 9110 §9.3.2) though Content-Length stays,
+// and "Connection: keep-alive" on a persistent answer to HTTP/1.0 (RFC 9112
+// §9.3), which without it the client would take as closing.
+func TestErrorsFollowTheRequest(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, tt := range []struct {
+		raw, method string
+		status      int
+		keepAlive   bool
+		wantField   string // the Connection field sent
+	}{
+		{"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD", 500, true, ""},
+		{"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD", 400, false, "close"},
+		{"HEAD /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "HEAD", 503, true, "keep-alive"},
+		{"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", 503, true, "keep-alive"},
+		{"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET", 500, false, "close"},
+		{"GET /x HTTP/1.1\r\nHost: x\r\n\r\n", "GET", 500, true, ""},
+	} {
+		req := parse(t, tt.raw)
+		tc, client := e.conn(0)
+		tc.submit(func(*syscount.Counters) { tc.resp.PlanError(tc.w, req, tt.status, tt.keepAlive) })
+		end := tc.wait()
+		// Read the head by hand: net/http drops the Connection field.
+		client.SetReadDeadline(time.Now().Add(10 * time.Second)) // a hang guard
+		buf := make([]byte, 0, 1024)
+		for !bytes.Contains(buf, []byte("\r\n\r\n")) || int64(len(buf)) < end.sent {
+			n, err := client.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				t.Fatalf("%q: %v after %q", tt.raw, err, buf)
+			}
+		}
+		head, rest, _ := bytes.Cut(buf, []byte("\r\n\r\n"))
+		body := errorBody(tt.status)
+		wantRest := string(body)
+		if tt.method == "HEAD" {
+			wantRest = ""
+		}
+		if string(rest) != wantRest {
+			t.Errorf("%q %d: %q after the head, want %q", tt.raw, tt.status, rest, wantRest)
+		}
+		if !bytes.Contains(head, []byte(fmt.Sprintf("\r\nContent-Length: %d", len(body)))) {
+			t.Errorf("%q %d: no Content-Length %d in %q", tt.raw, tt.status, len(body), head)
+		}
+		conn := ""
+		if _, v, ok := bytes.Cut(head, []byte("\r\nConnection: ")); ok {
+			conn, _, _ = strings.Cut(string(v), "\r\n")
+		}
+		if conn != tt.wantField || end.close == tt.keepAlive {
+			t.Errorf("%q %d keepAlive=%v: Connection %q, close %v; want %q", tt.raw, tt.status, tt.keepAlive, conn, end.close, tt.wantField)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +41,8 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
 		&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
 		&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
+		&cli.DurationFlag{Name: "admin-idle-timeout", Value: server.DefaultAdminIdleTimeout, Usage: "close an admin connection with no request for this long", EnvVars: []string{"EPFS_ADMIN_IDLE_TIMEOUT"}},
+		&cli.IntFlag{Name: "admin-max-conns", Value: server.DefaultAdminMaxConns, Usage: "admin connections open at most; one more is closed at once", EnvVars: []string{"EPFS_ADMIN_MAX_CONNS"}},
 		&cli.BoolFlag{Name: "pprof", Usage: "also serve /debug/pprof/ on the admin listener", EnvVars: []string{"EPFS_PPROF"}},
 		&cli.BoolFlag{Name: "trace", Usage: "log every system call of the serving path (slow: for study, not production)", EnvVars: []string{"EPFS_TRACE"}},
 	}, logFlags()...)
@@ -78,25 +79,27 @@ type serveOptions struct {
 func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	o := serveOptions{
 		Config: server.Config{
-			Root:            c.String("root"),
-			Loops:           c.Int("loops"),
-			MaxConns:        c.Int("max-conns"),
-			HeaderTimeout:   c.Duration("header-timeout"),
-			IdleTimeout:     c.Duration("idle-timeout"),
-			WriteTimeout:    c.Duration("write-timeout"),
-			ShutdownTimeout: c.Duration("shutdown-timeout"),
-			MaxHeaderBytes:  c.Int("max-header-bytes"),
-			Index:           c.String("index"),
-			Autoindex:       c.Bool("autoindex"),
-			Precompressed:   c.Bool("precompressed"),
-			CacheControl:    c.String("cache-control"),
-			Fallback:        c.String("fallback"),
-			ServerHeader:    c.String("server-header"),
-			Transmit:        c.String("transmit"),
-			IOThreads:       c.Int("io-threads"),
-			Log:             log,
-			Trace:           c.Bool("trace"),
-			Version:         versionString(),
+			Root:             c.String("root"),
+			Loops:            c.Int("loops"),
+			MaxConns:         c.Int("max-conns"),
+			HeaderTimeout:    c.Duration("header-timeout"),
+			IdleTimeout:      c.Duration("idle-timeout"),
+			WriteTimeout:     c.Duration("write-timeout"),
+			ShutdownTimeout:  c.Duration("shutdown-timeout"),
+			MaxHeaderBytes:   c.Int("max-header-bytes"),
+			Index:            c.String("index"),
+			Autoindex:        c.Bool("autoindex"),
+			Precompressed:    c.Bool("precompressed"),
+			CacheControl:     c.String("cache-control"),
+			Fallback:         c.String("fallback"),
+			ServerHeader:     c.String("server-header"),
+			Transmit:         c.String("transmit"),
+			IOThreads:        c.Int("io-threads"),
+			AdminIdleTimeout: c.Duration("admin-idle-timeout"),
+			AdminMaxConns:    c.Int("admin-max-conns"),
+			Log:              log,
+			Trace:            c.Bool("trace"),
+			Version:          versionString(),
 		},
 		adminListen: c.String("admin-listen"),
 		pprof:       c.Bool("pprof"),
@@ -134,14 +137,14 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	if c.IsSet("loops") && o.Loops == 0 {
 		return o, badValue("--loops", "0", "want 1 to 1024")
 	}
-	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout"} {
+	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "admin-idle-timeout"} {
 		if c.IsSet(flag) && c.Duration(flag) <= 0 {
 			return o, badValue("--"+flag, c.Duration(flag).String(), "want a positive duration such as 10s")
 		}
 	}
-	for _, flag := range []string{"max-conns", "max-header-bytes"} {
-		if c.IsSet(flag) && c.Int(flag) == 0 {
-			return o, badValue("--"+flag, "0", "want a positive number")
+	for _, flag := range []string{"max-conns", "max-header-bytes", "admin-max-conns"} {
+		if c.IsSet(flag) && c.Int(flag) <= 0 {
+			return o, badValue("--"+flag, fmt.Sprint(c.Int(flag)), "want a positive number")
 		}
 	}
 	switch n := o.IOThreads; {
@@ -245,8 +248,7 @@ func runServe(c *cli.Context) error {
 		if err != nil {
 			return fmt.Errorf("--admin-listen %s: %w", o.adminListen, unwrapOp(err))
 		}
-		admin := &http.Server{Handler: srv.AdminHandler(o.pprof), ReadHeaderTimeout: 10 * time.Second}
-		go admin.Serve(ln)
+		admin := srv.ServeAdmin(ln, o.pprof)
 		defer admin.Close()
 		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
 	}

@@ -52,6 +52,13 @@ type Config struct {
 	Reopen func() (io.Writer, error)
 	// Log receives lifecycle and error events.
 	Log zerolog.Logger
+	// AdminIdleTimeout closes an admin listener connection (ServeAdmin)
+	// that has had no request for this long.
+	AdminIdleTimeout time.Duration
+	// AdminMaxConns is how many admin listener connections may be open at
+	// once; one more is closed as soon as it is accepted.
+	AdminMaxConns int
+
 	// Trace logs one line per system call on the serving path to Log (the
 	// study mode: slow, synchronous, never for production traffic).
 	Trace bool
@@ -68,6 +75,10 @@ const (
 	DefaultMaxHeaderBytes  = 8 << 10
 	DefaultMaxConns        = 10000
 	DefaultIOThreads       = 2
+	// A Prometheus scraper keeps one connection and asks every 15 s or
+	// so; a minute idle outlasts any scrape interval in use.
+	DefaultAdminIdleTimeout = 60 * time.Second
+	DefaultAdminMaxConns    = 16
 )
 
 // timeout is one of the Config's timeouts: its flag, the field, and the
@@ -85,6 +96,7 @@ func (c *Config) timeouts() []timeout {
 		{"--idle-timeout", &c.IdleTimeout, DefaultIdleTimeout},
 		{"--write-timeout", &c.WriteTimeout, DefaultWriteTimeout},
 		{"--shutdown-timeout", &c.ShutdownTimeout, DefaultShutdownTimeout},
+		{"--admin-idle-timeout", &c.AdminIdleTimeout, DefaultAdminIdleTimeout},
 	}
 }
 
@@ -101,6 +113,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.AdminMaxConns == 0 {
+		c.AdminMaxConns = DefaultAdminMaxConns
 	}
 	for _, d := range c.timeouts() {
 		if *d.v == 0 {
@@ -127,6 +142,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--loops %d: want 1 to 1024", c.Loops)
 	case c.MaxConns < 1:
 		return fmt.Errorf("--max-conns %d: want at least 1", c.MaxConns)
+	case c.AdminMaxConns < 1:
+		return fmt.Errorf("--admin-max-conns %d: want at least 1", c.AdminMaxConns)
 	case c.IOThreads > 64:
 		return fmt.Errorf("--io-threads %d: want 0 to 64", c.IOThreads)
 	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:

@@ -26,14 +26,20 @@ import (
 //	write  --response done, must close-->         linger or closed
 //	linger --EOF, 64 KiB read, or 2 s-->          closed
 //	any    --timeout, error, client abort-->      closed
+//
+// A connection refused over --max-conns has a life of its own:
+//
+//	refused --first bytes of its request: 503 sent, write side shut--> linger
+//	refused --EOF, error, or 2 s-->                                    closed
 type connState uint8
 
 const (
-	stateIdle   connState = iota // keep-alive, no request in progress; holds no buffer
-	stateHead                    // reading a request head (header timeout armed)
-	stateWrite                   // a response is in flight (write timeout armed while blocked)
-	stateLinger                  // write side shut; reading and discarding before close
-	stateClosed                  // the registration has ended
+	stateIdle    connState = iota // keep-alive, no request in progress; holds no buffer
+	stateHead                     // reading a request head (header timeout armed)
+	stateWrite                    // a response is in flight (write timeout armed while blocked)
+	stateLinger                   // write side shut; reading and discarding before close
+	stateRefused                  // refused over --max-conns: waiting for its request to begin, to answer 503 (linger timer armed)
+	stateClosed                   // the registration has ended
 )
 
 // waitingFor names what the connection is waiting for, for the debug
@@ -89,11 +95,12 @@ const (
 	closeAborted                          // the client reset or left mid-response
 	closeError                            // a failure on our side
 	closeShutdown                         // graceful shutdown
+	closeRefused                          // refused over --max-conns or while draining, after its 503 (or without one: no request came)
 	numCloseReasons
 )
 
 var closeReasonNames = [numCloseReasons]string{
-	"done", "eof", "header_timeout", "idle_timeout", "write_timeout", "aborted", "error", "shutdown",
+	"done", "eof", "header_timeout", "idle_timeout", "write_timeout", "aborted", "error", "shutdown", "refused",
 }
 
 // conn is one client connection. Its fields are its state machine:
@@ -124,6 +131,7 @@ type conn struct {
 	lingerN int   // bytes discarded while lingering
 
 	lastCall bool // shutting down, but this connection has not been served yet: serve one request, then close
+	refused  bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
 	served   int  // responses completed on this connection
 
 	timer      poller.Timer // header, idle, write or linger timeout, by state
@@ -164,6 +172,9 @@ func (c *conn) run() {
 			progress = c.write()
 		case stateLinger:
 			c.drainLinger()
+			return
+		case stateRefused:
+			c.refuse()
 			return
 		default:
 			return
@@ -329,7 +340,12 @@ func (c *conn) serve(consumed int) {
 	}
 	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
 	if err != nil {
-		c.rb.resp.PlanError(w.tw, 400, keepAlive)
+		// A target refused (encoded '/' or NUL, a '..' that climbs above
+		// the root) is a refused request: answered, then closed, like a
+		// head the parser refused. A body it may have is not read: a
+		// lingering close keeps its bytes from resetting the answer.
+		c.discard, c.linger = 0, true
+		c.rb.resp.PlanError(w.tw, req, 400, false)
 		return
 	}
 	var e *fsindex.Entry
@@ -362,11 +378,11 @@ func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, er
 			// connections close (503, as fsindex documents). No log
 			// line per request while it lasts: the openat2
 			// EMFILE/ENFILE counters and epfs_listing_bytes tell it.
-			c.rb.resp.PlanError(w.tw, 503, keepAlive)
+			c.rb.resp.PlanError(w.tw, &w.req, 503, keepAlive)
 			return
 		}
 		w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-		c.rb.resp.PlanError(w.tw, 500, keepAlive)
+		c.rb.resp.PlanError(w.tw, &w.req, 500, keepAlive)
 		return
 	}
 	c.rb.resp.Plan(w.tw, &w.req, path, query, e, res, keepAlive)
@@ -382,7 +398,10 @@ func (c *conn) fail(status int) {
 	c.linger = true
 	c.timer.Stop()
 	c.state = stateWrite
-	c.rb.resp.PlanError(c.w.tw, status, false)
+	// No request to frame the answer by: the parser's Request is not
+	// meaningful after an error, so the answer is framed as for a GET and
+	// the close ends it.
+	c.rb.resp.PlanError(c.w.tw, nil, status, false)
 }
 
 // write pushes the response. It returns true when the response is done and
@@ -571,10 +590,58 @@ func (c *conn) drainLinger() {
 	}
 }
 
+// refuse answers a connection refused over the limit once its request has
+// begun to arrive: 503, then the write side shut and the rest of what the
+// client sends read and dropped (drainLinger), as any refused request is
+// closed. Answering before the request would be an unsolicited response,
+// which a client that has not yet sent its request may take for a broken
+// connection (Go's Transport does), and closing with the request unread
+// makes the kernel send RST, which can destroy the 503 before the client
+// reads it (RFC 9112 §9.6). The socket is fresh, its send buffer empty,
+// so the one write Step makes goes through whole; if it does not, the
+// client is gone or stalled at once and the connection just closes.
+func (c *conn) refuse() {
+	if !c.readable && !c.rdhup {
+		return
+	}
+	if c.rb == nil {
+		c.takeBuf()
+	}
+	n, err := c.w.sc.Read(c.fd, c.rb.b)
+	switch {
+	case n > 0:
+		if n < len(c.rb.b) && !c.rdhup {
+			c.readable = false // a short read emptied the receive queue
+		}
+	case err == unix.EAGAIN:
+		c.readable = false
+		return
+	default:
+		// End of stream or an error before any request: no one to answer.
+		c.close(closeDone)
+		return
+	}
+	w := c.w
+	r := &w.scratch
+	r.PlanError(w.tw, nil, 503, false)
+	out := r.Step(w.tw, w.sc, c.fd)
+	r.Reset(w.sc)
+	if out != transmit.Done {
+		c.close(closeDone)
+		return
+	}
+	w.sc.Shutdown(c.fd, unix.SHUT_WR)
+	c.state = stateLinger
+	c.lingerN = n
+	c.timer.Stop()
+	w.lingerQ.Arm(&c.timer)
+	c.drainLinger()
+}
+
 // onTimeout fires for whichever timer the state armed.
 func (c *conn) onTimeout() {
 	switch c.state {
-	case stateLinger:
+	case stateLinger, stateRefused:
 		c.close(closeDone)
 	case stateWrite:
 		c.logResponse(endTimeout)
@@ -601,8 +668,13 @@ func (c *conn) close(why closeReason) {
 	c.release()
 	w := c.w
 	w.conns.remove(c)
+	if c.refused {
+		why = closeRefused
+		w.stats.refusing.Store(w.stats.refusing.Load() - 1)
+	} else {
+		w.stats.open.Store(w.stats.open.Load() - 1)
+	}
 	inc(&w.stats.closed[why])
-	w.stats.open.Store(w.stats.open.Load() - 1)
 	w.loop.Close(c.id)
 	w.stopIfDrained()
 	// Nothing reaches c any more: its registration ended (a late event

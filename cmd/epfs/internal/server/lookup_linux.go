@@ -99,7 +99,7 @@ func (c *conn) lookedUp() {
 		if e != nil {
 			e.Release(w.sc)
 		}
-		c.rb.resp.PlanError(w.tw, 500, false)
+		c.rb.resp.PlanError(w.tw, nil, 500, false)
 	} else {
 		c.plan(path, query, e, res, err, rb.keepAlive && !w.draining)
 	}

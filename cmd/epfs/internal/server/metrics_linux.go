@@ -24,6 +24,7 @@ type collector struct {
 	syscalls, bytes, events, waits        *prometheus.Desc
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
+	rejectedNow, refusing                 *prometheus.Desc
 	threadID                              *prometheus.Desc
 
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
@@ -39,19 +40,21 @@ func newCollector(s *Server) *collector {
 		return prometheus.NewDesc("epfs_"+name, help, labels, nil)
 	}
 	return &collector{
-		s:          s,
-		syscalls:   d("syscalls_total", "System calls made by the serving path, by loop, syscall and result.", "loop", "syscall", "result"),
-		bytes:      d("bytes_total", "Bytes moved by the serving path: read from sockets, written to them, and sent by sendfile or splice.", "loop", "direction"),
-		events:     d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE.", "loop", "event"),
-		waits:      d("epoll_wait_events", "Events returned per epoll_wait.", "loop"),
-		requests:   d("requests_total", "Request heads parsed (or refused by the parser).", "loop"),
-		responses:  d("responses_total", "Responses completed or cut short, by status class.", "loop", "code"),
-		closed:     d("connections_closed_total", "Connections closed, by reason.", "loop", "reason"),
-		accepted:   d("connections_accepted_total", "Connections accepted.", "loop"),
-		open:       d("connections_open", "Connections open now.", "loop"),
-		rejected:   d("connections_rejected_total", "Connections refused with 503 at --max-conns or while shutting down.", "loop"),
-		resumes:    d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
-		logDropped: d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
+		s:           s,
+		syscalls:    d("syscalls_total", "System calls made by the serving path, by loop, syscall and result.", "loop", "syscall", "result"),
+		bytes:       d("bytes_total", "Bytes moved by the serving path: read from sockets, written to them, and sent by sendfile or splice.", "loop", "direction"),
+		events:      d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE.", "loop", "event"),
+		waits:       d("epoll_wait_events", "Events returned per epoll_wait.", "loop"),
+		requests:    d("requests_total", "Request heads parsed (or refused by the parser).", "loop"),
+		responses:   d("responses_total", "Responses completed or cut short, by status class.", "loop", "code"),
+		closed:      d("connections_closed_total", "Connections closed, by reason.", "loop", "reason"),
+		accepted:    d("connections_accepted_total", "Connections accepted.", "loop"),
+		open:        d("connections_open", "Connections open now.", "loop"),
+		rejected:    d("connections_rejected_total", "Connections refused with 503 at --max-conns or while shutting down.", "loop"),
+		rejectedNow: d("connections_rejected_at_once_total", "Refused connections closed right after their 503, because the loop already had its most refused connections lingering (min(64, its share of --max-conns)).", "loop"),
+		refusing:    d("connections_refusing", "Refused connections registered now: waiting for their request to answer 503, then closing lingeringly.", "loop"),
+		resumes:     d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
+		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
@@ -80,7 +83,7 @@ func newCollector(s *Server) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.resumes, c.logDropped, c.threadID,
+		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID,
 		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
 		ch <- d
 	}
@@ -137,6 +140,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.accepted, snap.Events[syscount.Accepted], loop)
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(ls.open.Load()), loop)
 		counter(c.rejected, ls.rejected.Load(), loop)
+		counter(c.rejectedNow, ls.rejectedNow.Load(), loop)
+		ch <- prometheus.MustNewConstMetric(c.refusing, prometheus.GaugeValue, float64(ls.refusing.Load()), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
 		for _, st := range transmitTallies {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())

@@ -43,17 +43,21 @@ type worker struct {
 	trimSeen uint64       // activity() when trim was armed: unchanged when it fires means the loop was quiet
 	trimmed  bool         // the pools are trimmed and unused since: this loop counts in srv.quietLoops
 
-	conns    connList // every open connection, for draining
+	conns    connList // every open connection, for draining; refused ones too
 	maxConns int      // this loop's share of --max-conns
-	nextID   uint64
-	draining bool
+	// maxRefusing is how many refused connections may be lingering on
+	// this loop at once (see refuse): min(maxRefusingPerLoop, maxConns),
+	// so that descriptors stay bounded by twice the limit under a flood.
+	maxRefusing int
+	nextID      uint64
+	draining    bool
 	// drainingAccept is set while a shutdown accepts what waits in the
 	// accept queues: those connections are served once, not closed as idle.
 	drainingAccept bool
 
 	access  *zerolog.Logger // nil when the access log is off
 	lines   *lineBuffer
-	scratch transmit.Response // for the 503 sent to connections over the limit
+	scratch transmit.Response // for the 503 sent to connections over the limit, planned and sent within one call
 
 	stats loopStats
 }
@@ -66,6 +70,8 @@ type loopStats struct {
 	responses    [6]atomic.Uint64                     // by status class: [2] is 2xx; [0] unused
 	closed       [numCloseReasons]atomic.Uint64       // connections closed, by reason
 	rejected     atomic.Uint64                        // connections refused with 503 at --max-conns or while draining
+	rejectedNow  atomic.Uint64                        // of those, refused with maxRefusing already lingering: 503 written, closed at once
+	refusing     atomic.Int64                         // refused connections registered now (waiting for their request, or lingering after the 503)
 	resumes      atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
 	ioHanded     atomic.Uint64                        // cold ranges handed to the I/O pool
 	ioFull       atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
@@ -125,6 +131,13 @@ const (
 	// queue full waits before it probes again. No goroutine is started for
 	// it: the pool is the bound on blocking reads.
 	retryDelay = 5 * time.Millisecond
+	// maxRefusingPerLoop caps the refused connections one loop keeps
+	// registered at once (waiting for the request to answer, then a
+	// lingering close, each bounded by lingerTime). Beyond it a refused
+	// connection gets its 503 and an immediate close, which the client may
+	// lose to a reset: a flood costs at most this many descriptors more
+	// per loop than --max-conns allows.
+	maxRefusingPerLoop = 64
 )
 
 // ioWaitBounds are the upper bounds of the I/O wait histogram's buckets.
@@ -142,7 +155,7 @@ func (w *worker) observeIOWait(d time.Duration) {
 }
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
-	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns}
+	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns, maxRefusing: min(maxRefusingPerLoop, maxConns)}
 	loop, err := poller.New(poller.Options{Counters: w.sc})
 	if err != nil {
 		return nil, err
@@ -299,24 +312,17 @@ func (w *worker) putBuf(rb *reqBuf) {
 }
 
 // accept takes one new connection: registered once, idle timer armed. Over
-// this loop's share of --max-conns, or while draining, the connection gets
-// a 503 and is closed.
+// this loop's share of --max-conns, or while draining, the connection is
+// refused: answered 503 and closed.
 func (w *worker) accept(fd int) {
 	if int(w.stats.open.Load()) >= w.maxConns || w.draining {
 		w.reject(fd)
 		return
 	}
-	w.nextID++
-	c := w.newConn()
-	onTimeout := c.timer.Func
-	*c = conn{w: w, fd: fd, num: w.nextID}
-	c.timer.Func = onTimeout
-	id, err := w.loop.Add(fd, c)
-	if err != nil {
-		w.sc.Close(fd)
+	c := w.register(fd)
+	if c == nil {
 		return
 	}
-	c.id = id
 	if w.access != nil {
 		if ap, err := w.sc.Getpeername(fd); err == nil && ap.IsValid() {
 			c.remote = ap.String()
@@ -324,7 +330,6 @@ func (w *worker) accept(fd int) {
 			c.remote = "unix"
 		}
 	}
-	w.conns.push(c)
 	w.stats.open.Store(w.stats.open.Load() + 1)
 	if w.drainingAccept {
 		c.waitLastCall()
@@ -333,16 +338,52 @@ func (w *worker) accept(fd int) {
 	w.idleQ.Arm(&c.timer)
 }
 
-// reject answers 503 on a fresh socket, whose send buffer is empty, so one
-// write goes through whole or the connection is dropped: either way it is
-// closed at once and never registered.
+// register adds a fresh connection on fd to the loop and the list of
+// connections, or closes fd if epoll will not take it (nil).
+func (w *worker) register(fd int) *conn {
+	w.nextID++
+	c := w.newConn()
+	onTimeout := c.timer.Func
+	*c = conn{w: w, fd: fd, num: w.nextID}
+	c.timer.Func = onTimeout
+	id, err := w.loop.Add(fd, c)
+	if err != nil {
+		w.sc.Close(fd)
+		w.freeConn(c)
+		return nil
+	}
+	c.id = id
+	w.conns.push(c)
+	return c
+}
+
+// reject refuses a connection over the limit. It is registered, in
+// stateRefused, to be answered once its request begins (see refuse), with
+// the linger timer bounding the whole refusal; those lingering count
+// against maxRefusing, not against --max-conns. With maxRefusing already
+// lingering, the 503 goes out on the fresh socket, whose send buffer is
+// empty so one write goes through whole, and the socket is closed at once:
+// the client may then lose it to a reset, but the descriptors a flood can
+// take stay bounded.
 func (w *worker) reject(fd int) {
 	inc(&w.stats.rejected)
-	r := &w.scratch
-	r.PlanError(w.tw, 503, false)
-	r.Step(w.tw, w.sc, fd)
-	r.Reset(w.sc)
-	w.sc.Close(fd)
+	if w.stats.refusing.Load() >= int64(w.maxRefusing) {
+		inc(&w.stats.rejectedNow)
+		r := &w.scratch
+		r.PlanError(w.tw, nil, 503, false)
+		r.Step(w.tw, w.sc, fd)
+		r.Reset(w.sc)
+		w.sc.Close(fd)
+		return
+	}
+	c := w.register(fd)
+	if c == nil {
+		return
+	}
+	c.refused = true
+	c.state = stateRefused
+	w.stats.refusing.Store(w.stats.refusing.Load() + 1)
+	w.lingerQ.Arm(&c.timer)
 }
 
 // drain begins a graceful shutdown on this loop: stop accepting, close idle

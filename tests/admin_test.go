@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// adminIdle is the admin idle timeout the admin tests run with; every
+// wait for the server to act on it is derived from it.
+const adminIdle = 500 * time.Millisecond
+
+// adminRequest sends a keep-alive GET /metrics on c and reads the answer.
+func adminRequest(c net.Conn, r *bufio.Reader, extra string) (*http.Response, error) {
+	if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n"+extra+"\r\n"); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, err
+}
+
+// Finding 4 of issue 17: the admin listener bounds its connections. An
+// idle keep-alive connection is closed by the server after
+// --admin-idle-timeout; no more than --admin-max-conns are open at once
+// (one more is closed at once, unanswered, and a slot freed serves again);
+// a request head over its limit is refused with 431.
+func TestAdminListenerBounds(t *testing.T) {
+	noLeaks(t)
+	f := newFixture(t)
+	const maxConns = 4
+	p, _ := serve(t, f, "--admin-listen", "127.0.0.1:0", "--admin-idle-timeout", adminIdle.String(),
+		"--admin-max-conns", strconv.Itoa(maxConns))
+	u, err := url.Parse(adminURL(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := u.Host
+	port, _ := strconv.Atoi(u.Port())
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A hang guard, ten times any wait the server should need.
+		c.SetDeadline(time.Now().Add(20 * adminIdle))
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+
+	// Idle: one request, then nothing; the server closes within the
+	// idle timeout (the guard gives it 20 times that).
+	c, r := dial()
+	if resp, err := adminRequest(c, r, ""); err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("GET /metrics: %v %v", resp, err)
+	}
+	n, err := r.Read(make([]byte, 1))
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("an idle admin connection still open %v after its request (idle timeout %v)", 20*adminIdle, adminIdle)
+	}
+	if n != 0 || err != io.EOF {
+		t.Errorf("idle admin connection: read %d bytes, %v; want the server's close (EOF)", n, err)
+	}
+	c.Close()
+
+	// The cap: maxConns held, each answered; one more is closed unanswered.
+	var held []net.Conn
+	for i := 0; i < maxConns; i++ {
+		c, r := dial()
+		if resp, err := adminRequest(c, r, ""); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("admin connection %d below the cap: %v %v", i, resp, err)
+		}
+		held = append(held, c)
+	}
+	if got := heldSockets(t, p.cmd.Process.Pid, port); got > maxConns {
+		t.Errorf("%d admin connections held by the server, want at most %d", got, maxConns)
+	}
+	over, ro := dial()
+	if resp, err := adminRequest(over, ro, ""); err == nil {
+		t.Errorf("admin connection over the cap of %d answered %d, want it closed", maxConns, resp.StatusCode)
+	} else if errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("admin connection over the cap: neither answered nor closed within %v", 20*adminIdle)
+	}
+	if got := heldSockets(t, p.cmd.Process.Pid, port); got > maxConns {
+		t.Errorf("%d admin connections held by the server, want at most %d", got, maxConns)
+	}
+	// Freeing one slot serves again: the server notices the close and a
+	// new connection is answered. answered retries connections the cap
+	// still closes until one is answered (or the guard passes).
+	answered := func(extra string) (*http.Response, error) {
+		var resp *http.Response
+		var err error
+		for deadline := time.Now().Add(20 * adminIdle); time.Now().Before(deadline); time.Sleep(adminIdle / 10) {
+			c, r := dial()
+			resp, err = adminRequest(c, r, extra)
+			c.Close()
+			if resp != nil {
+				return resp, err
+			}
+		}
+		return resp, err
+	}
+	held[0].Close()
+	if resp, err := answered("Connection: close\r\n"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("after a slot was freed: %v %v, want 200", resp, err)
+	}
+
+	// A head over the limit is refused.
+	for _, h := range held[1:] {
+		h.Close()
+	}
+	if resp, _ := answered("X-Big: " + strings.Repeat("a", 64<<10) + "\r\n"); resp == nil || resp.StatusCode != 431 {
+		t.Errorf("a 64 KiB head to the admin listener: %v, want 431", resp)
+	}
+}

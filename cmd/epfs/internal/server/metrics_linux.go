@@ -43,7 +43,7 @@ func newCollector(s *Server) *collector {
 		s:           s,
 		syscalls:    d("syscalls_total", "System calls made by the serving path, by loop, syscall and result.", "loop", "syscall", "result"),
 		bytes:       d("bytes_total", "Bytes moved by the serving path: read from sockets, written to them, and sent by sendfile or splice.", "loop", "direction"),
-		events:      d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE.", "loop", "event"),
+		events:      d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE, sleeps (blocking epoll_waits, made only after a zero-timeout poll found nothing).", "loop", "event"),
 		waits:       d("epoll_wait_events", "Events returned per epoll_wait.", "loop"),
 		requests:    d("requests_total", "Request heads parsed (or refused by the parser).", "loop"),
 		responses:   d("responses_total", "Responses completed or cut short, by status class.", "loop", "code"),
@@ -89,7 +89,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses}
+var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses, syscount.Sleeps}
 
 // transmitTallies are the Writer's tallies epfs_transmit_total exports; its
 // probe tallies go to epfs_cold_probes_total.

@@ -24,6 +24,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(":8080"), Usage: "address to listen on, repeatable or comma-separated: host:port, [::]:port or unix:/path", EnvVars: []string{"EPFS_LISTEN"}},
 		&cli.BoolFlag{Name: "reuse-port", Usage: "start even if another process serves a --listen TCP port, sharing it by SO_REUSEPORT (a planned overlap for a restart without socket activation)", EnvVars: []string{"EPFS_REUSE_PORT"}},
 		&cli.IntFlag{Name: "loops", Value: 0, DefaultText: "CPU count", Usage: "event loops, one goroutine locked to a thread each", EnvVars: []string{"EPFS_LOOPS"}},
+		&cli.IntFlag{Name: "gomaxprocs", Value: 0, DefaultText: "loops + 1", Usage: "Ps of the Go scheduler (GOMAXPROCS); keep it above --loops, so that a P is free while every loop works", EnvVars: []string{"EPFS_GOMAXPROCS"}},
 		&cli.IntFlag{Name: "max-conns", Value: server.DefaultMaxConns, Usage: "open connections at most; beyond it new ones get 503 and are closed", EnvVars: []string{"EPFS_MAX_CONNS"}},
 		&cli.DurationFlag{Name: "header-timeout", Value: server.DefaultHeaderTimeout, Usage: "time from a request's first byte to the end of its head", EnvVars: []string{"EPFS_HEADER_TIMEOUT"}},
 		&cli.DurationFlag{Name: "idle-timeout", Value: server.DefaultIdleTimeout, Usage: "keep-alive connection with no request in progress", EnvVars: []string{"EPFS_IDLE_TIMEOUT"}},
@@ -71,6 +72,7 @@ type serveOptions struct {
 	adminListen string
 	pprof       bool
 	reusePort   bool
+	gomaxprocs  int // 0: chosen by setProcs
 }
 
 // serveConfig reads and checks every flag of `epfs serve`, once, before
@@ -104,6 +106,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 		adminListen: c.String("admin-listen"),
 		pprof:       c.Bool("pprof"),
 		reusePort:   c.Bool("reuse-port"),
+		gomaxprocs:  c.Int("gomaxprocs"),
 	}
 	switch c.NArg() {
 	case 0:
@@ -136,6 +139,9 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	}
 	if c.IsSet("loops") && o.Loops == 0 {
 		return o, badValue("--loops", "0", "want 1 to 1024")
+	}
+	if n := o.gomaxprocs; (c.IsSet("gomaxprocs") && n == 0) || n < 0 || n > 1025 {
+		return o, badValue("--gomaxprocs", fmt.Sprint(n), "want 1 to 1025")
 	}
 	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "admin-idle-timeout"} {
 		if c.IsSet(flag) && c.Duration(flag) <= 0 {
@@ -222,6 +228,7 @@ func runServe(c *cli.Context) error {
 	if err := accessLog(c.String("access-log"), &o.Config); err != nil {
 		return err
 	}
+	setProcs(log, o.Loops, o.gomaxprocs)
 	// A service manager may hand the listening sockets in (socket
 	// activation); then --listen is ignored.
 	inherited, names, err := server.Activation()

@@ -735,6 +735,13 @@ func TestServeMetricsAndTrace(t *testing.T) {
 	if _, ok := after["epfs_epoll_wait_events"]; !ok {
 		t.Error("no epoll_wait histogram")
 	}
+	// The loop thread has slept at least once (a blocking epoll_wait is a
+	// voluntary switch), and both kinds are exported.
+	if cs := after["epfs_loop_context_switches_total"]; len(cs.GetMetric()) != 2 {
+		t.Errorf("epfs_loop_context_switches_total: %v, want one series per kind for the one loop", cs)
+	} else if metric(after, "epfs_loop_context_switches_total", "loop", "0", "kind", "voluntary") < 1 {
+		t.Error("the loop thread has no voluntary context switch")
+	}
 	if r, err := http.Get(strings.TrimSuffix(admin, "/metrics") + "/debug/pprof/"); err != nil || r.StatusCode != 200 {
 		t.Errorf("--pprof: %v", err)
 	} else {
@@ -781,6 +788,27 @@ func TestServeMetricsAndTrace(t *testing.T) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Trace lines are at trace level, and name an errno as the kernel
+	// does: the accept4 that drains the queue ends with EAGAIN.
+	eagain := false
+	for _, l := range tp.logLines() {
+		if l["message"] != "syscall" {
+			continue
+		}
+		if l["level"] != "trace" {
+			t.Errorf("trace line at level %v: %v", l["level"], l)
+			break
+		}
+		if e, ok := l["errno"].(string); ok {
+			if !strings.HasPrefix(e, "E") || strings.Contains(e, " ") {
+				t.Errorf("errno %q: want the kernel's name, such as EAGAIN", e)
+			}
+			eagain = eagain || e == "EAGAIN"
+		}
+	}
+	if !eagain {
+		t.Error("no trace line with errno EAGAIN")
 	}
 	s := strings.Join(story, " ")
 	// Before the first accept4 come the start-up registrations.

@@ -59,8 +59,9 @@ type Config struct {
 	// once; one more is closed as soon as it is accepted.
 	AdminMaxConns int
 
-	// Trace logs one line per system call on the serving path to Log (the
-	// study mode: slow, synchronous, never for production traffic).
+	// Trace logs one line per system call on the serving path to Log, at
+	// zerolog's trace level, which it enables (the study mode: slow,
+	// synchronous, never for production traffic).
 	Trace bool
 	// Version is the program's version, for the start-up line.
 	Version string

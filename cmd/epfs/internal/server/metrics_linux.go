@@ -3,8 +3,10 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strconv"
 	"time"
 
@@ -25,7 +27,7 @@ type collector struct {
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
 	rejectedNow, refusing                 *prometheus.Desc
-	threadID                              *prometheus.Desc
+	threadID, ctxSwitches                 *prometheus.Desc
 
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
@@ -58,6 +60,9 @@ func newCollector(s *Server) *collector {
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
+		// Read at scrape time from /proc/self/task/TID/status: the loop's
+		// goroutine is locked to that thread for as long as it runs.
+		ctxSwitches: d("loop_context_switches_total", "Context switches of the loop's thread, from /proc/self/task/TID/status: voluntary (it slept, in a blocking epoll_wait or waiting for a P) and involuntary (the kernel preempted it: something else wanted its CPU).", "loop", "kind"),
 
 		probes:       d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
 		ioHanded:     d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
@@ -83,7 +88,7 @@ func newCollector(s *Server) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID,
+		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID, c.ctxSwitches,
 		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
 		ch <- d
 	}
@@ -147,6 +152,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())
 		}
 		ch <- prometheus.MustNewConstMetric(c.threadID, prometheus.GaugeValue, float64(w.loop.ThreadID()), loop)
+		if tid := w.loop.ThreadID(); tid > 0 {
+			if vol, invol, ok := threadSwitches(tid); ok {
+				counter(c.ctxSwitches, vol, loop, "voluntary")
+				counter(c.ctxSwitches, invol, loop, "involuntary")
+			}
+		}
 		c.collectIO(ch, w, loop)
 	}
 	if p := c.s.pool; p != nil {
@@ -227,4 +238,43 @@ func (s *Server) AdminHandler(withPprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// threadSwitches reads the context switches of thread tid of this process
+// (proc(5), /proc/pid/task/tid/status). ok is false when the thread is
+// gone or the file has no such lines.
+func threadSwitches(tid int) (voluntary, involuntary uint64, ok bool) {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseSwitches(b)
+}
+
+// parseSwitches finds voluntary_ctxt_switches and nonvoluntary_ctxt_switches
+// in the text of a status file.
+func parseSwitches(status []byte) (voluntary, involuntary uint64, ok bool) {
+	var seen int
+	for line := range bytes.Lines(status) {
+		name, value, found := bytes.Cut(bytes.TrimSpace(line), []byte(":"))
+		if !found {
+			continue
+		}
+		var dst *uint64
+		switch string(name) {
+		case "voluntary_ctxt_switches":
+			dst = &voluntary
+		case "nonvoluntary_ctxt_switches":
+			dst = &involuntary
+		default:
+			continue
+		}
+		n, err := strconv.ParseUint(string(bytes.TrimSpace(value)), 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		*dst = n
+		seen++
+	}
+	return voluntary, involuntary, seen == 2
 }

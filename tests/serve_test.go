@@ -455,8 +455,9 @@ func TestServeAccessLog(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
 	}
-	// Lines reach the file within about a second (each loop flushes its
-	// buffer once a second, so a loop never waits on the disk).
+	// Lines reach the file within about a second (each loop hands its
+	// buffer to the writer a second after its first line, by a one-shot
+	// timer, so a loop never waits on the disk).
 	var lines []string
 	deadline := time.Now().Add(10 * time.Second)
 	for {

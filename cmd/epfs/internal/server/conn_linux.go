@@ -314,6 +314,7 @@ func (c *conn) serve(consumed int) {
 	w := c.w
 	req := &w.req
 	inc(&w.stats.requests)
+	w.freshDate()
 	c.used = consumed
 	c.rb.method, c.rb.target = req.Method, req.Target
 	keepAlive := req.KeepAlive && !w.draining

@@ -61,6 +61,21 @@ func helpersUnderLoad(t *testing.T, procs string) {
 	p, base := serve(t, f, args...)
 	addr := strings.TrimPrefix(base, "http://")
 	admin := adminURL(t, p)
+	// The scheduler's size is logged at start-up: loops + 1 by default, a
+	// warning when an explicit value leaves no P to spare.
+	wantProcs, wantFrom, wantLevel := 2.0, "loops+1", "info"
+	if procs != "" {
+		wantProcs, wantFrom, wantLevel = 1, "--gomaxprocs", "warn"
+	}
+	var sched map[string]any
+	for _, l := range p.logLines() {
+		if l["message"] == "scheduler" {
+			sched = l
+		}
+	}
+	if sched["gomaxprocs"] != wantProcs || sched["from"] != wantFrom || sched["level"] != wantLevel || sched["loops"] != 1.0 {
+		t.Errorf("start-up scheduler line %v, want gomaxprocs %v from %s at %s for 1 loop", sched, wantProcs, wantFrom, wantLevel)
+	}
 
 	// The load: pipelined batches of small requests on keep-alive
 	// connections, until the server closes them at shutdown.

@@ -50,9 +50,15 @@ func chooseProcs(loops, flag int, env string) procsChoice {
 	return procsChoice{procs: n, from: "loops+1"}
 }
 
-// setProcs applies chooseProcs for `epfs serve` and logs the outcome.
-func setProcs(log zerolog.Logger, loops, flag int) {
-	ch := chooseProcs(loops, flag, os.Getenv("GOMAXPROCS"))
+// setProcs applies chooseProcs for `epfs serve`, before anything starts,
+// and returns it for logProcs.
+func setProcs(loops, flag int) procsChoice {
+	return chooseProcs(loops, flag, os.Getenv("GOMAXPROCS"))
+}
+
+// logProcs logs the choice once the server is bound, beside its other
+// start-up lines: a start-up error stays the one line epfs prints.
+func logProcs(log zerolog.Logger, ch procsChoice, loops int) {
 	ev := log.Info()
 	if ch.procs <= loops {
 		ev = log.Warn().Str("why", "every P is held by a loop while it works: the I/O pool, the access log, /metrics and signals wait for a loop to sleep")

@@ -228,7 +228,7 @@ func runServe(c *cli.Context) error {
 	if err := accessLog(c.String("access-log"), &o.Config); err != nil {
 		return err
 	}
-	setProcs(log, o.Loops, o.gomaxprocs)
+	procs := setProcs(o.Loops, o.gomaxprocs)
 	// A service manager may hand the listening sockets in (socket
 	// activation); then --listen is ignored.
 	inherited, names, err := server.Activation()
@@ -249,6 +249,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	logProcs(log, procs, o.Loops)
 
 	if o.adminListen != "" {
 		ln, err := net.Listen("tcp", o.adminListen)

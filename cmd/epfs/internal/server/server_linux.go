@@ -62,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 		Listing:       cfg.Autoindex,
 		AllowDotfiles: cfg.AllowDotfiles,
 		Precompressed: cfg.Precompressed,
+		ContentTypes:  cfg.ContentTypes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("root %q: %w", cfg.Root, err)

@@ -40,7 +40,8 @@ type Server struct {
 
 	runErr   chan error
 	stopping atomic.Bool
-	started  time.Time // set by New, so Stats may read it from any goroutine
+	running  atomic.Bool // Run has started the loops (for /readyz)
+	started  time.Time   // set by New, so Stats may read it from any goroutine
 	once     sync.Once
 }
 
@@ -194,6 +195,7 @@ func (s *Server) Run() error {
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
+	s.running.Store(true)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
 		wg.Add(1)

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -201,5 +203,38 @@ func TestAdminHealth(t *testing.T) {
 		}
 	case <-time.After(stopGuard):
 		t.Fatalf("hang guard: epfs did not exit within %v of its last response", stopGuard)
+	}
+}
+
+// /metrics says what built the process and what the access log lost: the
+// build_info labels match the start-up line and the toolchain, and writes
+// that fail (here to /dev/full, which fails every write with ENOSPC) are
+// counted rather than passed over.
+func TestMetricsBuildInfoAndLogErrors(t *testing.T) {
+	f := newFixture(t)
+	p, base := serve(t, f, "--admin-listen", "127.0.0.1:0", "--access-log", "/dev/full")
+	admin := adminURL(t, p)
+	var version any
+	for _, l := range p.logLines() {
+		if l["message"] == "listening" {
+			version = l["version"]
+		}
+	}
+	fams := scrape(t, admin)
+	if got := metric(fams, "epfs_build_info", "version", fmt.Sprint(version), "goversion", runtime.Version()); got != 1 {
+		t.Errorf("epfs_build_info{version=%q,goversion=%q} = %v, want 1; have %v", version, runtime.Version(), got, fams["epfs_build_info"])
+	}
+	for range 3 {
+		if code, _, _ := get(t, base, "/hello.txt"); code != 200 {
+			t.Fatalf("GET /hello.txt: %d", code)
+		}
+	}
+	// The loop hands its buffer to the log writer after the response;
+	// the write fails a moment later.
+	waitFor(t, "a counted access-log write error", func() bool {
+		return metric(scrape(t, admin), "epfs_access_log_write_errors_total") >= 1
+	})
+	if code := p.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }

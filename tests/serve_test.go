@@ -591,6 +591,12 @@ func TestServeStartupErrors(t *testing.T) {
 		{[]string{"--pprof"}, 2, "epfs: --pprof: needs --admin-listen"},
 		{[]string{"--cache-control", "a\x01b"}, 2, `epfs: --cache-control "a\x01b": want a field value without control characters`},
 		{[]string{"--bogus"}, 2, "epfs: --bogus: unknown flag (see 'epfs serve --help')"},
+		{[]string{"--mime-type", "vtt"}, 2, "epfs: --mime-type vtt: want EXT=TYPE, such as vtt=text/vtt"},
+		{[]string{"--mime-type", "vtt=text"}, 2, "epfs: --mime-type vtt=text: want EXT=TYPE, such as vtt=text/vtt (not a media type: no type/subtype)"},
+		{[]string{"--mime-type", "tar.gz=application/gzip"}, 2, "epfs: --mime-type tar.gz=application/gzip: want EXT=TYPE"},
+		{[]string{"--mime-type", "x=text/plain\r\nSet-Cookie: a=b"}, 2, `epfs: --mime-type "x=text/plain\r\nSet-Cookie: a=b": want EXT=TYPE, such as vtt=text/vtt (control character '\r' in a media type)`},
+		{[]string{"--mime-type", "x=a/b,X=c/d"}, 2, "epfs: --mime-type X=c/d: want one type per extension, and x already has a/b"},
+		{[]string{"--mime-types-file", "/no/such/mime.types"}, 1, "epfs: --mime-types-file /no/such/mime.types: no such file or directory"},
 	} {
 		args := append([]string{"serve", "--root", f.root, "--listen", "127.0.0.1:0"}, tc.args...)
 		code, out := runEpfs(t, args...)

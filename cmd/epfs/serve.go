@@ -36,6 +36,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
 		&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
 		&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
+		&cli.StringFlag{Name: "mime-types-file", Value: defaultMimeTypesFile, Usage: "system table (mime.types(5)) for extensions the built-in table does not know, read at start-up when present (empty: none)", EnvVars: []string{"EPFS_MIME_TYPES_FILE"}, TakesFile: true},
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
 		&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
 		&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
@@ -72,6 +74,7 @@ type serveOptions struct {
 	adminListen string
 	pprof       bool
 	reusePort   bool
+	types       typeTable
 	gomaxprocs  int // 0: chosen by setProcs
 }
 
@@ -175,7 +178,13 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	if err := o.Validate(); err != nil {
 		return o, usageErr{msg: err.Error()}
 	}
-	return o, checkRoot(&o.Config)
+	if err := checkRoot(&o.Config); err != nil {
+		return o, err
+	}
+	var err error
+	o.types, err = contentTypes(c)
+	o.ContentTypes = o.types.types
+	return o, err
 }
 
 // checkRoot fails at start-up, with the flag's name, when the root is not a
@@ -260,6 +269,8 @@ func runServe(c *cli.Context) error {
 		defer admin.Close()
 		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
 	}
+	log.Info().Str("file", o.types.file).Int("from_file", o.types.fromFile).Int("skipped", o.types.skipped).
+		Int("overrides", o.types.overrides).Msg("content types")
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)

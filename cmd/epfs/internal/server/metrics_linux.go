@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -35,6 +36,7 @@ type collector struct {
 	transmit                           *prometheus.Desc
 	listingBytes, listingsBuilt        *prometheus.Desc
 	returns, returnSecs, pauseSecs     *prometheus.Desc
+	logErrors, buildInfo               *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -57,6 +59,8 @@ func newCollector(s *Server) *collector {
 		refusing:    d("connections_refusing", "Refused connections registered now: waiting for their request to answer 503, then closing lingeringly.", "loop"),
 		resumes:     d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
 		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
+		logErrors:   d("access_log_write_errors_total", "Writes of access-log buffers that failed (a full disk, a closed pipe); the buffer's lines are lost."),
+		buildInfo:   d("build_info", "Always 1: the version of epfs and of the Go toolchain that built it, as labels.", "version", "goversion"),
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
@@ -89,7 +93,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID, c.ctxSwitches,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo} {
 		ch <- d
 	}
 }
@@ -182,11 +186,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(cached), "cache")
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(loose), "loose")
 	counter(c.listingsBuilt, c.s.index.ListingsBuilt())
-	var dropped uint64
+	var dropped, failed uint64
 	if c.s.sink != nil {
-		dropped = c.s.sink.dropped.Load()
+		dropped, failed = c.s.sink.dropped.Load(), c.s.sink.errors.Load()
 	}
 	counter(c.logDropped, dropped)
+	counter(c.logErrors, failed)
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.s.cfg.Version, runtime.Version())
 }
 
 // probeResults are the cold_probes_total results, in the order of their
@@ -230,6 +236,7 @@ func (s *Server) AdminHandler(withPprof bool) http.Handler {
 	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handleHealth(mux)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -41,7 +41,8 @@ type Server struct {
 
 	runErr   chan error
 	stopping atomic.Bool
-	started  time.Time // set by New, so Stats may read it from any goroutine
+	running  atomic.Bool // Run has started the loops (for /readyz)
+	started  time.Time   // set by New, so Stats may read it from any goroutine
 	once     sync.Once
 }
 
@@ -63,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 		Listing:       cfg.Autoindex,
 		AllowDotfiles: cfg.AllowDotfiles,
 		Precompressed: cfg.Precompressed,
+		ContentTypes:  cfg.ContentTypes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("root %q: %w", cfg.Root, err)
@@ -198,6 +200,7 @@ func (s *Server) Run() error {
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
+	s.running.Store(true)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
 		wg.Add(1)

@@ -75,6 +75,17 @@ type Config struct {
 	// reads it in off the loop (see Fetch). Off (the default), file bytes
 	// are sent as they are, and a cache miss blocks the calling thread.
 	Probe bool
+	// Cachestat makes the Probe one cachestat(2) over the chunk and 4 MiB
+	// after it instead (Linux 6.5+): one call per chunk where the file is
+	// resident, and it sees a missing page anywhere in the chunk, where the
+	// one-byte probes see only its ends. Where this response's own reads
+	// may still be in flight the one-byte probes run as well (cachestat
+	// counts a page under read as cached). Set it where CachestatUsable
+	// returned nil; if the kernel refuses a call later (EPERM, on kernels
+	// that show the page cache only for files the process could write),
+	// the Writer goes back to the one-byte probes and counts it
+	// (CachestatRefused). See cold_linux.go.
+	Cachestat bool
 }
 
 // withDefaults returns cfg with every zero field set to its default and every

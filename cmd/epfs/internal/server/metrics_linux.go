@@ -59,7 +59,7 @@ func newCollector(s *Server) *collector {
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
 
-		probes:       d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
+		probes:       d("cold_probes_total", "File chunks probed (cachestat, or preadv2 with RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (RWF_NOWAIT refused with EOPNOTSUPP), failed; refused counts cachestat calls the kernel refused (EPERM), after which the loop probes with preadv2.", "loop", "result"),
 		ioHanded:     d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
 		ioFull:       d("io_queue_full_total", "Cold file ranges the full I/O queue refused; the connection probed again later.", "loop"),
 		ioCopies:     d("io_copies_total", "Cold ranges read into the response's buffer by the pool, after faulting them in did not keep them resident.", "loop"),
@@ -183,7 +183,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 var probeResults = [...]struct {
 	name string
 	stat transmit.Stat
-}{{"resident", transmit.ProbesResident}, {"cold", transmit.ProbesCold}, {"unsupported", transmit.ProbesUnsupported}, {"failed", transmit.ProbesFailed}}
+}{{"resident", transmit.ProbesResident}, {"cold", transmit.ProbesCold}, {"unsupported", transmit.ProbesUnsupported}, {"failed", transmit.ProbesFailed}, {"refused", transmit.CachestatRefused}}
 
 // collectIO sends loop w's cold-range tallies: probes, hand-overs to the
 // I/O pool and how long they waited.

@@ -20,6 +20,7 @@ import (
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Server is epfs serving one root on N loops.
@@ -120,6 +121,33 @@ func (s *Server) share(ln *poller.Listener) error {
 		w.acceptors = append(w.acceptors, id)
 	}
 	return nil
+}
+
+// cachestatUsable is the start-up probe for cachestat(2); tests replace it
+// to force the fallback to the one-byte preadv2 probes.
+var cachestatUsable = transmit.CachestatUsable
+
+// useCachestat decides at start-up, once per loop and counted on that
+// loop, whether its Writer checks residency with cachestat(2): where the
+// kernel lets the call through, or else with the one-byte preadv2 probes
+// (kernels before 6.5, a system-call filter that refuses it). The first
+// loop's answer is logged.
+func (s *Server) useCachestat(sc *syscount.Counters) bool {
+	err := cachestatUsable(sc)
+	if len(s.workers) == 0 {
+		ev := s.cfg.Log.Info().Str("probe", "cachestat")
+		if err != nil {
+			ev = s.cfg.Log.Info().Str("probe", "preadv2").Str("cachestat", unix.ErrnoName(errnoOf(err)))
+		}
+		ev.Msg("residency probe for file ranges before the loop sends them")
+	}
+	return err == nil
+}
+
+// errnoOf is err's errno, or 0.
+func errnoOf(err error) unix.Errno {
+	e, _ := err.(unix.Errno)
+	return e
 }
 
 func transmitConfig(cfg *Config) (transmit.Config, error) {

@@ -161,6 +161,9 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 		return nil, err
 	}
 	w.loop = loop
+	if tcfg.Probe {
+		tcfg.Cachestat = s.useCachestat(w.sc)
+	}
 	w.tw = transmit.NewWriter(tcfg)
 	w.tw.SetNow(time.Now())
 	w.pathBuf = make([]byte, 0, s.cfg.MaxHeaderBytes)

@@ -5,6 +5,7 @@ package transmit
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -96,7 +97,17 @@ func hotFile(t *testing.T, e *env, name string, size int) []byte {
 	t.Helper()
 	data := randomBytes(size, uint64(size))
 	e.file(name, data)
-	if b, err := os.ReadFile(filepath.Join(e.root, name)); err != nil || !bytes.Equal(b, data) {
+	// Written back first: writeback moving pages under the test would
+	// make cachestat's count a race.
+	f, err := os.Open(filepath.Join(e.root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(f); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("read back: %v", err)
 	}
 	return data

@@ -156,48 +156,49 @@ func (r *Response) Fetched(c *syscount.Counters) {
 	f.Copy = nil
 }
 
-// probe checks that the chunk about to be sent from r.off is in the page
-// cache, and if so marks it warm. It reports false when it is cold. With
-// cachestat (see probeCachestat) one call usually answers; the one-byte
-// preadv2 probes run where cachestat cannot tell (pages this response's
-// own reads may still be filling) and where it is not available.
-func (r *Response) probe(w *Writer, c *syscount.Counters) bool {
-	chunk := min(r.end-r.off, int64(w.cfg.Budget))
+// probe checks that the chunk of the response's current range starting at
+// at (r.off, or r.warmEnd to vouch for the next chunk ahead) is in the
+// page cache, and if so adds it to the warm window. It reports false when
+// it is cold; the caller counts that (ProbesCold) if it parks the
+// response. With cachestat (see probeCachestat) one call usually answers;
+// the one-byte preadv2 probes run where cachestat cannot tell (pages this
+// response's own reads may still be filling) and where it is not
+// available.
+func (r *Response) probe(w *Writer, c *syscount.Counters, at int64) bool {
+	chunk := min(r.end-at, int64(w.cfg.Budget))
 	vouched := false
 	if w.cachestat && !r.noCachestat {
-		switch r.probeCachestat(w, c, chunk) {
+		switch r.probeCachestat(w, c, at, chunk) {
 		case chunkResident:
 			w.bump(ProbesResident)
-			r.warm(chunk)
+			r.warm(at, chunk)
 			return true
 		case chunkAbsent:
-			w.bump(ProbesCold)
 			return false
 		case chunkInFlight:
 			vouched = true
 		}
 	}
-	last := r.off + chunk - 1
-	at := [2]int64{r.off, last}
+	last := at + chunk - 1
+	offs := [2]int64{at, last}
 	probes := 2
-	if r.off/pageSize == last/pageSize {
+	if at/pageSize == last/pageSize {
 		probes = 1 // one page: one probe
 	}
-	for _, off := range at[:probes] {
+	for _, off := range offs[:probes] {
 		_, err := c.Preadv2(r.rep.Fd, w.probe[:], off, unix.RWF_NOWAIT)
 		switch err {
 		case nil:
 			// Resident, or end of file (0 bytes): a file that shrank is
 			// the send's to report, as ErrTruncated.
 		case unix.EAGAIN:
-			w.bump(ProbesCold)
 			return false
 		case unix.EOPNOTSUPP:
 			w.bump(ProbesUnsupported)
 			if vouched {
 				// cachestat counted every page; this file system
 				// cannot say more (shmem has no readahead in flight).
-				r.warm(chunk)
+				r.warm(at, chunk)
 				return true
 			}
 			r.noProbe = true
@@ -206,18 +207,22 @@ func (r *Response) probe(w *Writer, c *syscount.Counters) bool {
 			// EIO and the like: the send meets the same error and fails
 			// the response with it; the probe has nothing to add.
 			w.bump(ProbesFailed)
-			r.warmOff, r.warmEnd = r.off, r.off+chunk
+			r.warm(at, chunk)
 			return true
 		}
 	}
 	w.bump(ProbesResident)
-	r.warm(chunk)
+	r.warm(at, chunk)
 	return true
 }
 
-// warm marks [r.off, r.off+chunk) as vouched for by a probe.
-func (r *Response) warm(chunk int64) {
-	r.warmOff, r.warmEnd = r.off, r.off+chunk
+// warm adds [at, at+chunk), which a probe vouched for, to the warm window:
+// it extends the window when it follows it, and replaces it otherwise.
+func (r *Response) warm(at, chunk int64) {
+	if at != r.warmEnd || r.off < r.warmOff || r.off > r.warmEnd {
+		r.warmOff = at
+	}
+	r.warmEnd = at + chunk
 	r.rounds = 0
 }
 
@@ -245,7 +250,7 @@ const (
 // read_ahead_kb above 2 MiB can start readahead past it.
 const raMargin = 4 << 20
 
-// probeCachestat asks cachestat(2) how much of the chunk at r.off and of the
+// probeCachestat asks cachestat(2) how much of the chunk at at and of the
 // margin after it is in the page cache: usually one call.
 //
 // cachestat counts a page as cached as soon as it is in the page cache,
@@ -266,20 +271,20 @@ const raMargin = 4 << 20
 // the range (a few microseconds for the 6 MiB of a 2 MiB chunk and its
 // margin: BenchmarkProbe), so it runs on the loop, as the preadv2 probe
 // does.
-func (r *Response) probeCachestat(w *Writer, c *syscount.Counters, chunk int64) chunkState {
-	end := r.off + chunk
+func (r *Response) probeCachestat(w *Writer, c *syscount.Counters, at, chunk int64) chunkState {
+	end := at + chunk
 	margin := max(end, min(end+raMargin, r.rep.Size))
-	guard := r.off < r.raEnd
-	if !r.cachestat(w, c, r.off, margin) {
+	guard := at < r.raEnd
+	if !r.cachestat(w, c, at, margin) {
 		return chunkUnknown
 	}
-	if w.cst.Cache < pages(r.off, margin) {
+	if w.cst.Cache < pages(at, margin) {
 		if margin > end {
-			if !r.cachestat(w, c, r.off, end) {
+			if !r.cachestat(w, c, at, end) {
 				return chunkUnknown
 			}
 		}
-		if w.cst.Cache < pages(r.off, end) {
+		if w.cst.Cache < pages(at, end) {
 			return chunkAbsent
 		}
 		// The chunk is in, a page of the margin is not: sending the
@@ -339,6 +344,7 @@ func CachestatUsable(c *syscount.Counters) error {
 
 // cold fills the Fetch for the chunk at r.off and parks the response.
 func (r *Response) cold(w *Writer) Outcome {
+	w.bump(ProbesCold)
 	chunk := min(r.end-r.off, int64(w.cfg.Budget))
 	r.fetch = Fetch{Fd: r.rep.Fd, Off: r.off, Len: chunk, Ahead: min(fetchAhead, r.rep.Size-(r.off+chunk))}
 	if r.rounds >= maxFaultRounds {

@@ -129,8 +129,17 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			// Probe before the file is read: a splice with bytes still
 			// in its pipe sends those first, reading nothing.
 			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
-				if (r.off < r.warmOff || r.off >= r.warmEnd) && !r.probe(w, c) {
-					return r.cold(w)
+				switch {
+				case r.off < r.warmOff || r.off >= r.warmEnd:
+					if !r.probe(w, c, r.off) {
+						return r.cold(w)
+					}
+				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left):
+					// The warm window ends inside this Step's budget:
+					// vouch for the next chunk now, so that one call
+					// spans both instead of stopping at the window's
+					// end. Cold, it is left to the probe at warmEnd.
+					r.probe(w, c, r.warmEnd)
 				}
 				if !r.noProbe {
 					// Never read past what the probe vouched for.

@@ -155,7 +155,7 @@ func transmitConfig(cfg *Config) (transmit.Config, error) {
 	if err != nil {
 		return transmit.Config{}, fmt.Errorf("--transmit %s: want sendfile, splice or copy", cfg.Transmit)
 	}
-	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy}, nil
+	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy, Budget: cfg.SendBudget}, nil
 }
 
 // listen binds addr and gives every loop an acceptor on it: its own

@@ -16,7 +16,8 @@
 //	switch conn.resp.Step(w, loop.Counters(), conn.fd) {
 //	case transmit.Done:       // log; close if conn.resp.Close(), else read on
 //	case transmit.WouldBlock: // wait for Writable
-//	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out)
+//	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out), or, when
+//	                          // !loop.Waiting(), Step again (a bounded number of times)
 //	case transmit.Failed:     // conn.resp.Err() says why; close
 //	case transmit.Cold:       // park; on an I/O thread: conn.resp.Fetch().Run(tc, tbuf);
 //	                          // back on the loop: conn.resp.Fetched(loop.Counters()), Step again

@@ -31,7 +31,9 @@ const (
 	// Step without meeting EAGAIN, so the socket may still be writable and
 	// no new edge will come. The caller asks the loop to call it again on
 	// its next pass (poller's Loop.Requeue with Out) and lets the other
-	// connections run meanwhile. Rarely, a Yield also follows a splice
+	// connections run meanwhile; or, when nothing else waits on the loop
+	// (poller's Loop.Waiting), calls Step again at once, a bounded number
+	// of times: each Step is one budget, never more. Rarely, a Yield also follows a splice
 	// from the file into an empty pipe that returned EAGAIN; the next pass
 	// retries it.
 	Yield

@@ -24,6 +24,7 @@ type collector struct {
 	syscalls, bytes, events, waits        *prometheus.Desc
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
+	continued                             *prometheus.Desc
 	rejectedNow, refusing                 *prometheus.Desc
 	threadID                              *prometheus.Desc
 
@@ -54,6 +55,7 @@ func newCollector(s *Server) *collector {
 		rejectedNow: d("connections_rejected_at_once_total", "Refused connections closed right after their 503, because the loop already had its most refused connections lingering (min(64, its share of --max-conns)).", "loop"),
 		refusing:    d("connections_refusing", "Refused connections registered now: waiting for their request to answer 503, then closing lingeringly.", "loop"),
 		resumes:     d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
+		continued:   d("send_continuations_total", "Send budgets a response went on with at once, its socket still writable and nothing else waiting on its loop (at most 3 in a row), instead of being requeued.", "loop"),
 		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
@@ -83,7 +85,7 @@ func newCollector(s *Server) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID,
+		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.continued, c.logDropped, c.threadID,
 		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
 		ch <- d
 	}
@@ -143,6 +145,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.rejectedNow, ls.rejectedNow.Load(), loop)
 		ch <- prometheus.MustNewConstMetric(c.refusing, prometheus.GaugeValue, float64(ls.refusing.Load()), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
+		counter(c.continued, ls.continued.Load(), loop)
 		for _, st := range transmitTallies {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())
 		}

@@ -232,6 +232,13 @@ func (r *Response) nextPart() {
 
 // sendBuf sends the unsent head bytes. When the body is in memory it goes in
 // the same writev, so a small file is one syscall and, usually, one segment.
+// One write of head and body copied into one buffer was measured against
+// it (BenchmarkSmallBody, sender's CPU per response, 8 interleaved rounds
+// on a shared machine): medians 2.82 against 2.83 µs at 1 KiB, 2.89
+// against 2.82 at 4 KiB, 3.90 against 4.38 at 16 KiB, each spread wider
+// than the gap. The copy wins nothing that survives the noise, costs a
+// memcpy and a buffer of head plus body per response in flight (the
+// entry's body is shared today), so the writev stays.
 // When file bytes follow, the head goes with MSG_MORE: the kernel holds it
 // until the body's first bytes fill the segment (tcp(7)), and the
 // sendfile/splice that follows, asked for exactly what remains, pushes the

@@ -136,12 +136,15 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 					if !r.probe(w, c, r.off) {
 						return r.cold(w)
 					}
-				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left):
+				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
 					// The warm window ends inside this Step's budget:
 					// vouch for the next chunk now, so that one call
 					// spans both instead of stopping at the window's
-					// end. Cold, it is left to the probe at warmEnd.
-					r.probe(w, c, r.warmEnd)
+					// end. Cold, it is left to the probe at warmEnd,
+					// and not asked again before then.
+					if !r.probe(w, c, r.warmEnd) {
+						r.coldAhead = r.warmEnd
+					}
 				}
 				if !r.noProbe {
 					// Never read past what the probe vouched for.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,14 @@ type stepped struct {
 // calling after (if set) with each Fetch once it has run.
 func stepAll(t *testing.T, e *env, name string, after func(f *Fetch)) stepped {
 	t.Helper()
-	fd, client := tcpPair(t, 0)
+	return stepAllBuf(t, e, name, 0, after)
+}
+
+// stepAllBuf is stepAll with the server's send buffer set to sndbuf (0:
+// the default), as tcpPair takes it.
+func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fetch)) stepped {
+	t.Helper()
+	fd, client := tcpPair(t, sndbuf)
 	got := make(chan []byte, 1)
 	go func() {
 		resp, body := readResponse(t, bufio.NewReader(client), "GET")
@@ -218,5 +226,40 @@ func TestCachestatUsable(t *testing.T) {
 		t.Logf("not usable here: %v", err)
 	default:
 		t.Errorf("CachestatUsable: %v", err)
+	}
+}
+
+// A Step that resumes inside the warm window probes the next chunk first,
+// so its sendfile is asked for the bytes across the chunk boundary instead
+// of stopping at it: with a small send buffer every Step stops on EAGAIN
+// long before a budget, and still no chunk is probed twice.
+func TestProbeAheadSpansChunks(t *testing.T) {
+	needCachestat(t)
+	const budget = 256 << 10
+	const size = 4 * budget
+	e := newEnv(t, Config{Probe: true, Cachestat: true, Budget: budget})
+	data := hotFile(t, e, "span.bin", size)
+	var spans, sends atomic.Int64
+	on(t, e.l, func() {
+		e.l.Counters().SetTrace(func(r syscount.Record) {
+			if r.Syscall != syscount.Sendfile {
+				return
+			}
+			sends.Add(1)
+			if r.Offset/budget != (r.Offset+int64(r.Count)-1)/budget {
+				spans.Add(1)
+			}
+		})
+	})
+	s := stepAllBuf(t, e, "span.bin", 16<<10, nil)
+	on(t, e.l, func() { e.l.Counters().SetTrace(nil) })
+	if !bytes.Equal(s.body, data) {
+		t.Fatalf("body differs (%d bytes, want %d)", len(s.body), len(data))
+	}
+	if spans.Load() == 0 {
+		t.Errorf("none of %d sendfile calls was asked across a chunk boundary", sends.Load())
+	}
+	if got := s.calls.Total(syscount.Cachestat); got != size/budget {
+		t.Errorf("%d cachestat for %d chunks: a chunk was probed twice", got, size/budget)
 	}
 }

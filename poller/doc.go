@@ -41,7 +41,11 @@
 //     it stopped reading while its output drains) must call [Loop.Requeue] to
 //     be called again; the loop will not invent an edge for it. A handler
 //     that stops early and does not requeue is not told again until new data
-//     arrives: that is edge triggering, not a bug in the loop.
+//     arrives: that is edge triggering, not a bug in the loop. Before it
+//     stops, it may ask [Loop.Waiting] whether anything else waits in this
+//     pass (events of the batch not yet dispatched, requeued handlers,
+//     submitted functions); if nothing does, it may go on at once, a
+//     bounded number of times, instead of paying another epoll_wait.
 //   - Spurious events are possible (an EPOLLOUT when there is nothing to
 //     write, an EPOLLIN consumed by an earlier read): a handler must treat
 //     Readable and Writable as hints, and EAGAIN as the truth.
@@ -57,7 +61,7 @@
 // Which goroutine may call what:
 //
 //   - Handlers, timer functions and submitted functions all run on the loop's
-//     goroutine, one at a time. Add, Close, Remove, Requeue, Accept,
+//     goroutine, one at a time. Add, Close, Remove, Requeue, Waiting, Accept,
 //     NewTimerQueue, and the Timer methods must be called there too (or
 //     before Run starts): the loop's tables have no locks.
 //   - Submit, Stop, Done, Counters and WakeWrites are safe from any goroutine.

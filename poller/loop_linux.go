@@ -96,6 +96,11 @@ type Loop struct {
 
 	ready, readyNext []readyItem // handlers to call again on the next pass
 
+	// What is left of the pass being run, for Waiting: events[evNext:evEnd]
+	// of the epoll_wait batch are not yet dispatched, and ready[rdNext:]
+	// not yet called again.
+	evNext, evEnd, rdNext int
+
 	timers []*TimerQueue
 	epoch  time.Time // the loop's clock counts nanoseconds since epoch
 
@@ -270,6 +275,21 @@ func (l *Loop) Requeue(id ID, ev Events) {
 	l.readyNext = append(l.readyNext, readyItem{id, ev})
 }
 
+// Waiting reports whether other work waits for the loop while a handler
+// runs: events of the current epoll_wait batch not yet handed to their
+// handlers, handlers requeued (Requeue) and not yet called again, or
+// functions submitted from other goroutines (a wakeup is pending). A
+// handler that stopped early on purpose, a fairness budget spent with its
+// descriptor still ready, may go on at once when it reports false instead
+// of requeueing itself: nothing would run in between but another
+// epoll_wait. Timers that fall due meanwhile are not counted: they run
+// after the pass, later by as long as the handler goes on, so a handler
+// that continues must bound how often it does. Call it only on the loop's
+// goroutine; it makes no system call.
+func (l *Loop) Waiting() bool {
+	return l.evNext < l.evEnd || l.rdNext < len(l.ready) || len(l.readyNext) > 0 || l.woken.Load()
+}
+
 // Submit queues fn to run on the loop's goroutine and wakes the loop. It is
 // safe from any goroutine, and functions run in the order submitted. Every
 // function Submit accepted runs, even when Stop follows at once; after Stop
@@ -376,7 +396,9 @@ func (l *Loop) wait() (int, error) {
 // another registration (or its own) earlier in the same batch, and the slot
 // may even have been reused by an accept since.
 func (l *Loop) dispatch(n int) {
+	l.evEnd = n
 	for i := 0; i < n; i++ {
+		l.evNext = i + 1
 		ev := &l.events[i]
 		if ev.Fd == wakeIndex {
 			l.drainWake()
@@ -416,7 +438,8 @@ func (l *Loop) runReady() {
 		return
 	}
 	l.ready, l.readyNext = l.readyNext, l.ready[:0]
-	for _, it := range l.ready {
+	for i, it := range l.ready {
+		l.rdNext = i + 1
 		if s := l.lookup(it.id); s != nil {
 			s.h.Handle(it.ev)
 		}

@@ -38,6 +38,8 @@ var kernelName = map[string]struct{ perf, strace string }{
 	"sendfile":    {"sendfile64", "sendfile"},
 	"splice":      {"splice", "splice"},
 	"pread64":     {"pread64", "pread64"},
+	"preadv2":     {"preadv2", "preadv2"},
+	"cachestat":   {"cachestat", "cachestat"},
 	"openat2":     {"openat2", "openat2"},
 	"openat":      {"openat", "openat"},
 	"fstat":       {"newfstat", "fstat"},
@@ -156,6 +158,12 @@ func checkAgainstKernel(t *testing.T, tr kernelTracer) bool {
 		for name, kn := range kernelName {
 			e := kcount{a.calls[name].calls - b.calls[name].calls, a.calls[name].errors - b.calls[name].errors}
 			k := kernel[tid][name]
+			if tr.name == "strace" && !straceKnows(kn.strace) {
+				// An strace older than the call (6.1 and cachestat, which
+				// 6.4 learnt) leaves it out of its -c table altogether.
+				t.Logf("strace here cannot name %s: its %d calls on tid %d are left to perf", kn.strace, e.calls, tid)
+				continue
+			}
 			if e.calls != 0 || k.calls != 0 {
 				line := fmt.Sprintf("%s=%d/%d", name, e.calls, k.calls)
 				if e.errors != 0 || k.errors != 0 {
@@ -619,6 +627,27 @@ func startStrace(t *testing.T, tids []int) (func() (threadCounts, map[string]int
 		}
 		return counts, unwrapped, nil
 	}, nil
+}
+
+// straceKnows reports whether the installed strace can name the syscall:
+// an unknown name in -e trace= is an error ("invalid system call").
+func straceKnows(name string) bool {
+	straceNames.Lock()
+	defer straceNames.Unlock()
+	if straceNames.m == nil {
+		straceNames.m = map[string]bool{}
+	}
+	known, ok := straceNames.m[name]
+	if !ok {
+		known = exec.Command("strace", "-e", "trace="+name, "-o", os.DevNull, "true").Run() == nil
+		straceNames.m[name] = known
+	}
+	return known
+}
+
+var straceNames struct {
+	sync.Mutex
+	m map[string]bool
 }
 
 // parseStraceSummary reads strace -c's table: "% time seconds usecs/call

@@ -3,13 +3,11 @@
 package transmit
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 	"unsafe"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -59,59 +57,21 @@ func evictFile(t *testing.T, path string, check bool) {
 func TestColdFetchBoundCopies(t *testing.T) {
 	const size = 3 << 20
 	e, data := coldEnv(t, size)
-	fd, client := tcpPair(t, 0)
-	got := make(chan []byte, 1)
-	go func() {
-		resp, body := readResponse(t, bufio.NewReader(client), "GET")
-		if resp.StatusCode != 200 {
-			t.Errorf("status %d", resp.StatusCode)
+	s := stepAll(t, e, "cold.bin", func(f *Fetch) {
+		if f.Copy == nil {
+			evictFile(t, filepath.Join(e.root, "cold.bin"), false)
 		}
-		got <- body
-	}()
-	var r Response
-	req := parse(t, "GET /cold.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-	on(t, e.l, func() {
-		ent, res, _ := e.x.Lookup(e.l.Counters(), "/cold.bin")
-		r.Plan(e.w, req, []byte("/cold.bin"), nil, ent, res, true)
 	})
-	var th syscount.Counters
-	buf := make([]byte, 256<<10)
-	colds, copies := 0, 0
-	deadline := time.Now().Add(30 * time.Second)
-	for out := Outcome(255); out != Done; {
-		if time.Now().After(deadline) {
-			t.Fatal("hang guard: response not done within 30 s")
-		}
-		on(t, e.l, func() { out = r.Step(e.w, e.l.Counters(), fd) })
-		switch out {
-		case Cold:
-			colds++
-			f := r.Fetch()
-			if f.Copy != nil {
-				copies++
-			}
-			f.Run(&th, buf) // this goroutine is the I/O thread
-			if f.Copy == nil {
-				evictFile(t, filepath.Join(e.root, "cold.bin"), false)
-			}
-			on(t, e.l, func() { r.Fetched(e.l.Counters()) })
-		case Failed:
-			t.Fatalf("failed: %v", r.Err())
-		case WouldBlock, Yield:
-			time.Sleep(time.Millisecond) // the client drains
-		}
+	if !bytes.Equal(s.body, data) {
+		t.Fatalf("body differs (%d bytes, want %d)", len(s.body), len(data))
 	}
-	on(t, e.l, func() { r.Reset(e.l.Counters()) })
-	if body := <-got; !bytes.Equal(body, data) {
-		t.Fatalf("body differs (%d bytes, want %d)", len(body), len(data))
+	if s.copies == 0 || e.w.Stat(FetchCopies) != uint64(s.copies) {
+		t.Fatalf("%d cold steps, %d copy fetches (FetchCopies %d): want the bound to force copies", s.colds, s.copies, e.w.Stat(FetchCopies))
 	}
-	if copies == 0 || e.w.Stat(FetchCopies) != uint64(copies) {
-		t.Fatalf("%d cold steps, %d copy fetches (FetchCopies %d): want the bound to force copies", colds, copies, e.w.Stat(FetchCopies))
+	if s.pool.Total(syscount.Readahead) == 0 || s.pool.Calls[syscount.Pread][syscount.OK] == 0 {
+		t.Errorf("the fetches made %d readahead and %d pread", s.pool.Total(syscount.Readahead), s.pool.Calls[syscount.Pread][syscount.OK])
 	}
-	if th.Total(syscount.Readahead) == 0 || th.Calls(syscount.Pread, syscount.OK) == 0 {
-		t.Errorf("the fetches made %d readahead and %d pread", th.Total(syscount.Readahead), th.Calls(syscount.Pread, syscount.OK))
-	}
-	t.Logf("%d cold steps, %d of them copies", colds, copies)
+	t.Logf("%d cold steps, %d of them copies", s.colds, s.copies)
 }
 
 // A response Reset while its Fetch is out keeps its entry (the I/O thread

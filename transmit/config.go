@@ -45,7 +45,7 @@ func ParseStrategy(name string) (Strategy, error) {
 
 // Defaults and caps, as documented on Config.
 const (
-	DefaultBudget    = 1 << 20
+	DefaultBudget    = 2 << 20
 	MinBudget        = 16 << 10
 	DefaultMaxRanges = 16
 	MaxRangesCap     = 64
@@ -62,7 +62,11 @@ type Config struct {
 	Strategy Strategy
 	// Budget bounds the bytes one Step writes to the socket, head and body
 	// together, before it yields to the loop's other connections (default
-	// 1 MiB, as nginx's sendfile_max_chunk; at least MinBudget).
+	// 2 MiB, as nginx's sendfile_max_chunk; at least MinBudget). It is also
+	// the chunk one probe vouches for. Measured on loopback, 100 MiB to 4
+	// connections (docs/BENCHMARKS.md): 1 MiB made 1.9 sendfile and 1.0
+	// cachestat per MiB, 2 MiB 1.3 and 0.5, 4 MiB 1.25 and 0.25; 2 MiB
+	// keeps a turn near a millisecond at loopback speed for most of the gain.
 	Budget int
 	// MaxRanges is how many ranges one Range field may ask for before the
 	// field is ignored and the whole representation sent (RFC 9110 §14.2's
@@ -75,6 +79,17 @@ type Config struct {
 	// reads it in off the loop (see Fetch). Off (the default), file bytes
 	// are sent as they are, and a cache miss blocks the calling thread.
 	Probe bool
+	// Cachestat makes the Probe one cachestat(2) over the chunk and 4 MiB
+	// after it instead (Linux 6.5+): one call per chunk where the file is
+	// resident, and it sees a missing page anywhere in the chunk, where the
+	// one-byte probes see only its ends. Where this response's own reads
+	// may still be in flight the one-byte probes run as well (cachestat
+	// counts a page under read as cached). Set it where CachestatUsable
+	// returned nil; if the kernel refuses a call later (EPERM, on kernels
+	// that show the page cache only for files the process could write),
+	// the Writer goes back to the one-byte probes and counts it
+	// (CachestatRefused). See cold_linux.go.
+	Cachestat bool
 }
 
 // withDefaults returns cfg with every zero field set to its default and every

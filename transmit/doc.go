@@ -16,7 +16,8 @@
 //	switch conn.resp.Step(w, loop.Counters(), conn.fd) {
 //	case transmit.Done:       // log; close if conn.resp.Close(), else read on
 //	case transmit.WouldBlock: // wait for Writable
-//	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out)
+//	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out), or, when
+//	                          // !loop.Waiting(), Step again (a bounded number of times)
 //	case transmit.Failed:     // conn.resp.Err() says why; close
 //	case transmit.Cold:       // park; on an I/O thread: conn.resp.Fetch().Run(tc, tbuf);
 //	                          // back on the loop: conn.resp.Fetched(loop.Counters()), Step again
@@ -47,9 +48,10 @@
 //     read it in off the loop with the response's Fetch, then Fetched and
 //     Step again).
 //   - The disk. With Config.Probe, no sendfile, splice or pread is made on
-//     the loop for a chunk that the probe (preadv2 with RWF_NOWAIT) found
-//     cold, and none reads past the chunk the probe found resident. What
-//     the probe cannot see is listed in cold_linux.go. Without Probe a
+//     the loop for a chunk that the probe (cachestat(2) with
+//     Config.Cachestat, else preadv2 with RWF_NOWAIT) found cold, and none
+//     reads past the chunk the probe found resident. What the probes
+//     cannot see is listed in cold_linux.go. Without Probe a
 //     cache miss blocks the calling thread, as in any read of a regular
 //     file.
 //     Nothing is retried with another strategy, and a response is never
@@ -57,8 +59,8 @@
 //   - Goroutines. A Writer and its Responses belong to one loop goroutine.
 //     Writer.Stat may be read from any goroutine.
 //   - Counting. Every syscall goes through the loop's *syscount.Counters:
-//     write, writev, sendto, sendfile, splice, pread, preadv2 (the probe),
-//     pipe2, close; Fetch.Run counts its readahead and preads on the
+//     write, writev, sendto, sendfile, splice, pread, cachestat and preadv2
+//     (the probes; CachestatUsable's start-up call too), pipe2, close; Fetch.Run counts its readahead and preads on the
 //     counters of the thread that runs it. A client
 //     abort shows as the EPIPE or ECONNRESET outcome of the call that met it
 //     and in the Writer's Aborts tally.
@@ -119,10 +121,12 @@
 // bytes ends with Yield, so one fast reader of a large file cannot starve
 // the loop's other connections (nginx's sendfile_max_chunk does the same).
 // With Config.Probe each chunk of at most Config.Budget bytes is probed
-// before the first call that reads it (two one-byte preadv2 with
-// RWF_NOWAIT: its first and its last byte), and calls are capped at the
-// chunk's end, so the loop reads the file only where the probe vouched for
-// it. A cold chunk ends the Step with Cold; Fetch.Run, on a thread that may
+// before the first call that reads it (one cachestat(2) over the chunk and
+// 4 MiB after it with Config.Cachestat, plus the one-byte probes where
+// this response's own reads may be in flight; otherwise two one-byte
+// preadv2 with RWF_NOWAIT: its first and its last byte), and calls are
+// capped at the chunk's end, so the loop reads the file only where the
+// probe vouched for it. A cold chunk ends the Step with Cold; Fetch.Run, on a thread that may
 // block, issues readahead(2) for the chunk and 2 MiB after it and preads the
 // chunk to wait for it, so a large cold file streams while the socket
 // drains. After two fetches whose chunk the probe still finds cold, the

@@ -36,13 +36,16 @@ type Response struct {
 	cpOff   int      // Copy: s.copy[cpOff:cpEnd] was read but not yet written
 	cpEnd   int      //
 
-	warmOff  int64 // Probe: [warmOff, warmEnd) was found resident by the last probe;
-	warmEnd  int64 //   file bytes are sent from there only, and never past warmEnd unprobed
-	noProbe  bool  // Probe: the file system refused RWF_NOWAIT (EOPNOTSUPP): send as without Probe
-	rounds   uint8 // Probe: fault-in fetches of this chunk after which the probe still failed
-	fetching bool  // Probe: Step returned Cold and fetch is out; Fetched has not yet run
-	orphan   bool  // Reset came while fetching: Fetched releases what the response holds
-	fetch    Fetch // Probe: the off-loop read Cold asks for
+	warmOff     int64 // Probe: [warmOff, warmEnd) was found resident by the last probe;
+	warmEnd     int64 //   file bytes are sent from there only, and never past warmEnd unprobed
+	noProbe     bool  // Probe: the file system refused RWF_NOWAIT (EOPNOTSUPP): send as without Probe
+	raEnd       int64 // Probe: reads this response started (a Fetch, readahead its sends may start) may be in flight below this offset
+	noCachestat bool  // Probe: cachestat failed on this file (EOPNOTSUPP): the one-byte probes decide
+	coldAhead   int64 // Probe: the offset a probe ahead of the warm window found cold (0: none)
+	rounds      uint8 // Probe: fault-in fetches of this chunk after which the probe still failed
+	fetching    bool  // Probe: Step returned Cold and fetch is out; Fetched has not yet run
+	orphan      bool  // Reset came while fetching: Fetched releases what the response holds
+	fetch       Fetch // Probe: the off-loop read Cold asks for
 
 	clen     int64 // the Content-Length sent, or -1 when the response has none
 	headLen  int   // the length of the response head proper

@@ -31,7 +31,9 @@ const (
 	// Step without meeting EAGAIN, so the socket may still be writable and
 	// no new edge will come. The caller asks the loop to call it again on
 	// its next pass (poller's Loop.Requeue with Out) and lets the other
-	// connections run meanwhile. Rarely, a Yield also follows a splice
+	// connections run meanwhile; or, when nothing else waits on the loop
+	// (poller's Loop.Waiting), calls Step again at once, a bounded number
+	// of times: each Step is one budget, never more. Rarely, a Yield also follows a splice
 	// from the file into an empty pipe that returned EAGAIN; the next pass
 	// retries it.
 	Yield
@@ -129,8 +131,20 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			// Probe before the file is read: a splice with bytes still
 			// in its pipe sends those first, reading nothing.
 			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
-				if (r.off < r.warmOff || r.off >= r.warmEnd) && !r.probe(w, c) {
-					return r.cold(w)
+				switch {
+				case r.off < r.warmOff || r.off >= r.warmEnd:
+					if !r.probe(w, c, r.off) {
+						return r.cold(w)
+					}
+				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
+					// The warm window ends inside this Step's budget:
+					// vouch for the next chunk now, so that one call
+					// spans both instead of stopping at the window's
+					// end. Cold, it is left to the probe at warmEnd,
+					// and not asked again before then.
+					if !r.probe(w, c, r.warmEnd) {
+						r.coldAhead = r.warmEnd
+					}
 				}
 				if !r.noProbe {
 					// Never read past what the probe vouched for.
@@ -221,6 +235,13 @@ func (r *Response) nextPart() {
 
 // sendBuf sends the unsent head bytes. When the body is in memory it goes in
 // the same writev, so a small file is one syscall and, usually, one segment.
+// One write of head and body copied into one buffer was measured against
+// it (BenchmarkSmallBody, sender's CPU per response, 8 interleaved rounds
+// on a shared machine): medians 2.82 against 2.83 µs at 1 KiB, 2.89
+// against 2.82 at 4 KiB, 3.90 against 4.38 at 16 KiB, each spread wider
+// than the gap. The copy wins nothing that survives the noise, costs a
+// memcpy and a buffer of head plus body per response in flight (the
+// entry's body is shared today), so the writev stays.
 // When file bytes follow, the head goes with MSG_MORE: the kernel holds it
 // until the body's first bytes fill the segment (tcp(7)), and the
 // sendfile/splice that follows, asked for exactly what remains, pushes the

@@ -23,13 +23,15 @@ type Writer struct {
 	date    [29]byte // the Date field value, an IMF-fixdate (RFC 9110 §6.6.1)
 	dateSec int64    // the Unix second date was formatted for
 
-	slabs []*slab    // idle per-response buffers, reused LIFO
-	pipes []pipePair // idle empty pipes for Splice, reused LIFO
-	open  int        // pipes open: idle plus held by transfers in flight
-	seed  uint64     // random, per Writer: multipart boundaries are unguessable
-	seq   uint64     // multipart responses planned, for the next boundary
-	probe [1]byte    // where a probe's one byte lands
-	stats [numStats]atomic.Uint64
+	slabs     []*slab          // idle per-response buffers, reused LIFO
+	pipes     []pipePair       // idle empty pipes for Splice, reused LIFO
+	open      int              // pipes open: idle plus held by transfers in flight
+	seed      uint64           // random, per Writer: multipart boundaries are unguessable
+	seq       uint64           // multipart responses planned, for the next boundary
+	probe     [1]byte          // where a probe's one byte lands
+	cachestat bool             // probe with cachestat(2): Config.Cachestat, until the kernel refuses it
+	cst       unix.Cachestat_t // what the last cachestat found
+	stats     [numStats]atomic.Uint64
 }
 
 // maxIdlePipes bounds the pipes kept open while no transfer uses them. Each
@@ -58,6 +60,7 @@ type pipePair struct{ r, w int }
 // NewWriter returns the per-loop state for cfg, with the Date set to now.
 func NewWriter(cfg Config) *Writer {
 	w := &Writer{cfg: cfg.withDefaults(), dateSec: -1 << 62}
+	w.cachestat = w.cfg.Probe && w.cfg.Cachestat
 	var b [8]byte
 	rand.Read(b[:])
 	w.seed = binary.LittleEndian.Uint64(b[:])
@@ -205,11 +208,12 @@ const (
 	ProbesUnsupported             // probes refused with EOPNOTSUPP: the response is sent unprobed
 	ProbesFailed                  // probes that failed otherwise: the chunk is sent unprobed
 	FetchCopies                   // Cold steps that asked for a copy (the fault-in bound was reached)
+	CachestatRefused              // cachestat calls refused (EPERM, ENOSYS): the Writer probes with preadv2 from then on
 	numStats
 )
 
 var statNames = [numStats]string{"responses", "would_blocks", "yields", "aborts", "truncations", "failures",
-	"probes_resident", "probes_cold", "probes_unsupported", "probes_failed", "fetch_copies"}
+	"probes_resident", "probes_cold", "probes_unsupported", "probes_failed", "fetch_copies", "cachestat_refused"}
 
 // String returns the tally's snake_case name, as used in metric names.
 func (s Stat) String() string {

@@ -41,6 +41,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
 		&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
 		&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
+		&cli.IntFlag{Name: "send-budget", Value: transmit.DefaultBudget, Usage: "bytes one response sends in a turn before the loop's other connections go (also the chunk each residency probe covers)", EnvVars: []string{"EPFS_SEND_BUDGET"}},
 		&cli.IntFlag{Name: "io-threads", Value: server.DefaultIOThreads, Usage: "threads that read cold file ranges into the page cache off the loops; 0 turns them off (a cold read then blocks its loop)", EnvVars: []string{"EPFS_IO_THREADS"}},
 		&cli.StringFlag{Name: "access-log", Value: "-", Usage: "access log: a file path, - for standard output, or off", EnvVars: []string{"EPFS_ACCESS_LOG"}},
 		&cli.StringFlag{Name: "admin-listen", Usage: "address of the admin listener serving /metrics (off when empty)", EnvVars: []string{"EPFS_ADMIN_LISTEN"}},
@@ -100,6 +101,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			ServerHeader:     c.String("server-header"),
 			Transmit:         c.String("transmit"),
 			IOThreads:        c.Int("io-threads"),
+			SendBudget:       c.Int("send-budget"),
 			AdminIdleTimeout: c.Duration("admin-idle-timeout"),
 			AdminMaxConns:    c.Int("admin-max-conns"),
 			Log:              log,
@@ -151,7 +153,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			return o, badValue("--"+flag, c.Duration(flag).String(), "want a positive duration such as 10s")
 		}
 	}
-	for _, flag := range []string{"max-conns", "max-header-bytes", "admin-max-conns"} {
+	for _, flag := range []string{"max-conns", "max-header-bytes", "admin-max-conns", "send-budget"} {
 		if c.IsSet(flag) && c.Int(flag) <= 0 {
 			return o, badValue("--"+flag, fmt.Sprint(c.Int(flag)), "want a positive number")
 		}

@@ -41,6 +41,7 @@ const (
 	Sendto
 	Getpeername
 	Readahead
+	Cachestat
 	NumSyscalls // the number of Syscall values; not a syscall
 )
 
@@ -49,7 +50,7 @@ var syscallNames = [NumSyscalls]string{
 	"sendfile", "splice", "pread64", "preadv2", "openat2", "openat", "fstat",
 	"newfstatat", "getdents64", "readlinkat", "close", "shutdown",
 	"setsockopt", "getsockopt", "pipe2", "fadvise64", "sendto",
-	"getpeername", "readahead",
+	"getpeername", "readahead", "cachestat",
 }
 
 // String returns the kernel's name for the call, as strace prints it.
@@ -160,7 +161,7 @@ func (e Event) String() string {
 type Record struct {
 	Syscall Syscall
 	Fd      int           // the descriptor the call acted on (-1 if none)
-	Offset  int64         // file offset, for sendfile, pread, preadv2
+	Offset  int64         // file offset, for sendfile, pread, preadv2, readahead, cachestat
 	Count   int           // bytes asked for, or events capacity for epoll_wait
 	Ret     int           // the call's return value when it succeeded
 	Errno   unix.Errno    // 0 on success

@@ -118,36 +118,49 @@ type recorder struct {
 
 func (r *recorder) hook(rec syscount.Record) {
 	switch rec.Syscall {
-	case syscount.Preadv2, syscount.Sendfile, syscount.Splice, syscount.Pread:
+	case syscount.Preadv2, syscount.Cachestat, syscount.Sendfile, syscount.Splice, syscount.Pread:
 		r.mu.Lock()
 		r.rec = append(r.rec, rec)
 		r.mu.Unlock()
 	}
 }
 
-// checkNoColdSend walks the loop's trace in order: an offset the probe
-// reported cold (preadv2 EAGAIN) stays cold until a later probe at it
-// succeeds, and no sendfile may cover a cold offset. It returns the
-// numbers of cold probes and of sendfiles seen.
+// checkNoColdSend walks the loop's trace in order: a range a probe
+// reported cold (preadv2 EAGAIN at its offset, or a cachestat that counted
+// fewer pages than the range has) stays cold until a later probe from the
+// same offset succeeds, and no sendfile may cover a byte of a cold range.
+// It returns the numbers of cold answers and of sendfiles seen.
 func (r *recorder) checkNoColdSend(t *testing.T) (cold, sends int) {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	coldAt := map[int64]bool{}
+	page := int64(os.Getpagesize())
+	coldAt := map[int64]int64{} // start: end of a range reported cold
 	for _, rec := range r.rec {
 		switch rec.Syscall {
 		case syscount.Preadv2:
 			if rec.Errno == unix.EAGAIN {
-				coldAt[rec.Offset] = true
+				coldAt[rec.Offset] = rec.Offset + 1
 				cold++
 			} else if rec.Errno == 0 {
 				delete(coldAt, rec.Offset)
 			}
+		case syscount.Cachestat:
+			if rec.Errno != 0 || rec.Fd < 0 {
+				continue
+			}
+			end := rec.Offset + int64(rec.Count)
+			if pages := (end-1)/page - rec.Offset/page + 1; int64(rec.Ret) < pages {
+				coldAt[rec.Offset] = end
+				cold++
+			} else {
+				delete(coldAt, rec.Offset)
+			}
 		case syscount.Sendfile:
 			sends++
-			for off := range coldAt {
-				if rec.Ret > 0 && rec.Offset <= off && off < rec.Offset+int64(rec.Ret) {
-					t.Errorf("sendfile at %d of %d bytes on the loop covered offset %d, which the probe had reported cold", rec.Offset, rec.Ret, off)
+			for off, end := range coldAt {
+				if rec.Ret > 0 && rec.Offset < end && off < rec.Offset+int64(rec.Ret) {
+					t.Errorf("sendfile at %d of %d bytes on the loop covered [%d, %d), which a probe had reported cold", rec.Offset, rec.Ret, off, end)
 				}
 			}
 		case syscount.Pread, syscount.Splice:
@@ -233,7 +246,9 @@ func TestColdFileWithoutPool(t *testing.T) {
 }
 
 // On a file system that refuses RWF_NOWAIT (tmpfs answers EOPNOTSUPP) the
-// probe is counted as unsupported and the file is sent as without it.
+// one-byte probe is counted as unsupported and the file is sent as without
+// it. cachestat does work there (shmem has a page cache): with it the
+// chunks are vouched for by cachestat alone.
 func TestColdProbeUnsupported(t *testing.T) {
 	var fs unix.Statfs_t
 	if err := unix.Statfs("/dev/shm", &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
@@ -251,19 +266,34 @@ func TestColdProbeUnsupported(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "f.bin"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, Config{Root: root})
-	c := dialRaw(t, r.addr)
-	if err := c.send(get("/f.bin")); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name        string
+		cachestat   bool
+		unsupported uint64
+	}{{"preadv2", false, 1}, {"cachestat", true, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.cachestat {
+				real := cachestatUsable
+				cachestatUsable = func(*syscount.Counters) error { return unix.ENOSYS }
+				t.Cleanup(func() { cachestatUsable = real })
+			} else if err := transmit.CachestatUsable(nil); err != nil {
+				t.Skipf("cachestat(2) not usable here: %v", err)
+			}
+			r := start(t, Config{Root: root})
+			c := dialRaw(t, r.addr)
+			if err := c.send(get("/f.bin")); err != nil {
+				t.Fatal(err)
+			}
+			if st := c.readBody(t, int64(len(b))); st != 200 {
+				t.Fatalf("status %d", st)
+			}
+			r.onLoop(t, 0, func(w *worker) {
+				if u, h := w.tw.Stat(transmit.ProbesUnsupported), w.stats.ioHanded.Load(); u != tc.unsupported || h != 0 {
+					t.Errorf("unsupported probes %d (want %d: once per response without cachestat), hand-overs %d (want 0)", u, tc.unsupported, h)
+				}
+			})
+		})
 	}
-	if st := c.readBody(t, int64(len(b))); st != 200 {
-		t.Fatalf("status %d", st)
-	}
-	r.onLoop(t, 0, func(w *worker) {
-		if u, h := w.tw.Stat(transmit.ProbesUnsupported), w.stats.ioHanded.Load(); u != 1 || h != 0 {
-			t.Errorf("unsupported probes %d (want 1: once per response), hand-overs %d (want 0)", u, h)
-		}
-	})
 }
 
 // While the pool reads a cold 256 MiB file for one client, a second client

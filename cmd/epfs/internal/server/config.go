@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/epfs/epfs/poller"
+	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
 )
 
@@ -42,6 +43,13 @@ type Config struct {
 	// (fsindex.ContentTypes builds one); nil: fsindex's built-in table.
 	ContentTypes map[string]string
 	Transmit     string // body strategy: sendfile, splice or copy
+	// SendBudget is how many bytes one response writes in one turn before
+	// the loop's other connections go (0: transmit.DefaultBudget; from
+	// transmit.MinBudget to MaxSendBudget). It is also the chunk the
+	// residency probe vouches for, so a larger budget means fewer probes
+	// and fewer, larger sendfile calls, and a longer turn (see
+	// docs/BENCHMARKS.md).
+	SendBudget int
 	// IOThreads is the size of the I/O pool that reads cold file ranges
 	// into the page cache off the loops (0: DefaultIOThreads). Negative
 	// turns the pool off, and the probing with it (--io-threads 0): a
@@ -79,6 +87,7 @@ const (
 	DefaultMaxHeaderBytes  = 8 << 10
 	DefaultMaxConns        = 10000
 	DefaultIOThreads       = 2
+	MaxSendBudget          = 64 << 20 // a turn of 64 MiB is tens of milliseconds at loopback speed
 	// A Prometheus scraper keeps one connection and asks every 15 s or
 	// so; a minute idle outlasts any scrape interval in use.
 	DefaultAdminIdleTimeout = 60 * time.Second
@@ -148,6 +157,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--max-conns %d: want at least 1", c.MaxConns)
 	case c.AdminMaxConns < 1:
 		return fmt.Errorf("--admin-max-conns %d: want at least 1", c.AdminMaxConns)
+	case c.SendBudget < 0 || c.SendBudget > 0 && c.SendBudget < transmit.MinBudget || c.SendBudget > MaxSendBudget:
+		return fmt.Errorf("--send-budget %d: want %d to %d bytes", c.SendBudget, transmit.MinBudget, MaxSendBudget)
 	case c.IOThreads > 64:
 		return fmt.Errorf("--io-threads %d: want 0 to 64", c.IOThreads)
 	case c.MaxHeaderBytes < 256 || c.MaxHeaderBytes > 1<<20:

@@ -197,7 +197,20 @@ func dialRawBuf(t testing.TB, addr netip.AddrPort, rcvbuf int) *rawClient {
 	tv := unix.NsecToTimeval(hangGuard.Nanoseconds())
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}); err != nil {
+	sa := &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
+	err = unix.Connect(fd, sa)
+	for err == unix.EINTR || err == unix.EALREADY {
+		// A blocking connect with a send timeout is interruptible (the
+		// runtime preempts with SIGURG); the handshake goes on in the
+		// kernel: wait until the socket is writable, then ask again,
+		// which says how it ended (EISCONN: connected).
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, int(hangGuard.Milliseconds()))
+		err = unix.Connect(fd, sa)
+	}
+	if err == unix.EISCONN {
+		err = nil
+	}
+	if err != nil {
 		unix.Close(fd)
 		t.Fatal(err)
 	}

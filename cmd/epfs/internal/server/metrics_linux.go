@@ -27,6 +27,7 @@ type collector struct {
 	syscalls, bytes, events, waits        *prometheus.Desc
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
+	continued                             *prometheus.Desc
 	rejectedNow, refusing                 *prometheus.Desc
 	threadID, ctxSwitches                 *prometheus.Desc
 
@@ -58,6 +59,7 @@ func newCollector(s *Server) *collector {
 		rejectedNow: d("connections_rejected_at_once_total", "Refused connections closed right after their 503, because the loop already had its most refused connections lingering (min(64, its share of --max-conns)).", "loop"),
 		refusing:    d("connections_refusing", "Refused connections registered now: waiting for their request to answer 503, then closing lingeringly.", "loop"),
 		resumes:     d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
+		continued:   d("send_continuations_total", "Send budgets a response went on with at once, its socket still writable and nothing else waiting on its loop (at most 3 in a row), instead of being requeued.", "loop"),
 		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
 		logErrors:   d("access_log_write_errors_total", "Writes of access-log buffers that failed (a full disk, a closed pipe); the buffer's lines are lost."),
 		buildInfo:   d("build_info", "Always 1: the version of epfs and of the Go toolchain that built it, as labels.", "version", "goversion"),
@@ -68,7 +70,7 @@ func newCollector(s *Server) *collector {
 		// goroutine is locked to that thread for as long as it runs.
 		ctxSwitches: d("loop_context_switches_total", "Context switches of the loop's thread, from /proc/self/task/TID/status: voluntary (it slept, in a blocking epoll_wait or waiting for a P) and involuntary (the kernel preempted it: something else wanted its CPU).", "loop", "kind"),
 
-		probes:       d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
+		probes:       d("cold_probes_total", "File chunks probed (cachestat, or preadv2 with RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (RWF_NOWAIT refused with EOPNOTSUPP), failed; refused counts cachestat calls the kernel refused (EPERM), after which the loop probes with preadv2.", "loop", "result"),
 		ioHanded:     d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
 		ioFull:       d("io_queue_full_total", "Cold file ranges the full I/O queue refused; the connection probed again later.", "loop"),
 		ioCopies:     d("io_copies_total", "Cold ranges read into the response's buffer by the pool, after faulting them in did not keep them resident.", "loop"),
@@ -92,7 +94,7 @@ func newCollector(s *Server) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID, c.ctxSwitches,
+		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.continued, c.logDropped, c.threadID, c.ctxSwitches,
 		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo} {
 		ch <- d
 	}
@@ -152,6 +154,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.rejectedNow, ls.rejectedNow.Load(), loop)
 		ch <- prometheus.MustNewConstMetric(c.refusing, prometheus.GaugeValue, float64(ls.refusing.Load()), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
+		counter(c.continued, ls.continued.Load(), loop)
 		for _, st := range transmitTallies {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())
 		}
@@ -200,7 +203,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 var probeResults = [...]struct {
 	name string
 	stat transmit.Stat
-}{{"resident", transmit.ProbesResident}, {"cold", transmit.ProbesCold}, {"unsupported", transmit.ProbesUnsupported}, {"failed", transmit.ProbesFailed}}
+}{{"resident", transmit.ProbesResident}, {"cold", transmit.ProbesCold}, {"unsupported", transmit.ProbesUnsupported}, {"failed", transmit.ProbesFailed}, {"refused", transmit.CachestatRefused}}
 
 // collectIO sends loop w's cold-range tallies: probes, hand-overs to the
 // I/O pool and how long they waited.

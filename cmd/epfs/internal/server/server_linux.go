@@ -129,12 +129,39 @@ func (s *Server) share(ln *poller.Listener) error {
 	return nil
 }
 
+// cachestatUsable is the start-up probe for cachestat(2); tests replace it
+// to force the fallback to the one-byte preadv2 probes.
+var cachestatUsable = transmit.CachestatUsable
+
+// useCachestat decides at start-up, once per loop and counted on that
+// loop, whether its Writer checks residency with cachestat(2): where the
+// kernel lets the call through, or else with the one-byte preadv2 probes
+// (kernels before 6.5, a system-call filter that refuses it). The first
+// loop's answer is logged.
+func (s *Server) useCachestat(sc *syscount.Counters) bool {
+	err := cachestatUsable(sc)
+	if len(s.workers) == 0 {
+		ev := s.cfg.Log.Info().Str("probe", "cachestat")
+		if err != nil {
+			ev = s.cfg.Log.Info().Str("probe", "preadv2").Str("cachestat", unix.ErrnoName(errnoOf(err)))
+		}
+		ev.Msg("residency probe for file ranges before the loop sends them")
+	}
+	return err == nil
+}
+
+// errnoOf is err's errno, or 0.
+func errnoOf(err error) unix.Errno {
+	e, _ := err.(unix.Errno)
+	return e
+}
+
 func transmitConfig(cfg *Config) (transmit.Config, error) {
 	strategy, err := transmit.ParseStrategy(cfg.Transmit)
 	if err != nil {
 		return transmit.Config{}, fmt.Errorf("--transmit %s: want sendfile, splice or copy", cfg.Transmit)
 	}
-	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy}, nil
+	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy, Budget: cfg.SendBudget}, nil
 }
 
 // listen binds addr and gives every loop an acceptor on it: its own

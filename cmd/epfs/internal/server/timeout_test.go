@@ -19,18 +19,9 @@ import (
 func TestWriteTimeoutSparesYieldingTransfer(t *testing.T) {
 	const writeTimeout = 300 * time.Millisecond
 	r := start(t, Config{Root: testRoot(t, true), WriteTimeout: writeTimeout})
-	c := dialRawBuf(t, r.addr, 4096)
-	if err := c.send(get("/huge.bin")); err != nil {
-		t.Fatal(err)
-	}
 	// The client does not read: the server fills the socket and waits for
 	// EPOLLOUT, with the write timer armed.
-	waitFor(t, "the response to block", func() bool {
-		cs := r.conns(t)
-		// Not while the first lookup of huge.bin is out on the I/O pool:
-		// that is stateWrite with the write timer armed too.
-		return len(cs) == 1 && cs[0].state == stateWrite && cs[0].armed && !cs[0].looking
-	})
+	c := blockHuge(t, r)
 	var skip error
 	r.onLoop(t, 0, func(w *worker) {
 		cn := w.conns.head

@@ -80,6 +80,7 @@ type loopStats struct {
 	rejectedNow  atomic.Uint64                        // of those, refused with maxRefusing already lingering: 503 written, closed at once
 	refusing     atomic.Int64                         // refused connections registered now (waiting for their request, or lingering after the 503)
 	resumes      atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
+	continued    atomic.Uint64                        // send budgets a response went on with at once (see conn.write)
 	ioHanded     atomic.Uint64                        // cold ranges handed to the I/O pool
 	ioFull       atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
 	lookupHanded atomic.Uint64                        // cache misses looked up on the I/O pool
@@ -168,6 +169,9 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 		return nil, err
 	}
 	w.loop = loop
+	if tcfg.Probe {
+		tcfg.Cachestat = s.useCachestat(w.sc)
+	}
 	w.tw = transmit.NewWriter(tcfg)
 	w.tw.SetNow(time.Now())
 	w.pathBuf = make([]byte, 0, s.cfg.MaxHeaderBytes)

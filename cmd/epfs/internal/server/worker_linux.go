@@ -8,6 +8,7 @@ import (
 
 	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/internal/lifo"
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
@@ -28,10 +29,10 @@ type worker struct {
 	acceptors []poller.ID
 	own       []*poller.Listener // this loop's SO_REUSEPORT sockets, closed when it drains
 
-	req       httpparse.Request // the request being planned; one per loop is enough
-	pathBuf   []byte            // decoded path of that request
-	bufs      []*reqBuf         // free read buffers
-	freeConns []*conn           // closed connection structs, reused by accept
+	req       httpparse.Request  // the request being planned; one per loop is enough
+	pathBuf   []byte             // decoded path of that request
+	bufs      lifo.Pool[*reqBuf] // free request buffers, at most maxFree
+	freeConns lifo.Pool[*conn]   // closed connection structs, reused by accept, at most maxFree
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
@@ -156,6 +157,7 @@ func (w *worker) observeIOWait(d time.Duration) {
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
 	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns, maxRefusing: min(maxRefusingPerLoop, maxConns)}
+	w.bufs.Max, w.freeConns.Max = maxFree, maxFree
 	loop, err := poller.New(poller.Options{Counters: w.sc})
 	if err != nil {
 		return nil, err
@@ -196,6 +198,10 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 const (
 	quietTrim   = 5 * time.Second
 	poolReserve = 8
+	// maxFree bounds the server's free lists (request buffers, connection
+	// structs) between trims: beyond it what comes back goes to the
+	// garbage collector.
+	maxFree = 1024
 )
 
 // activity counts what uses the pools: connections accepted and requests.
@@ -225,14 +231,10 @@ func (w *worker) onQuiet() {
 		w.trimQ.Arm(&w.trim)
 		return
 	}
-	if len(w.bufs) > poolReserve {
-		clear(w.bufs[poolReserve:]) // the backing array (a pointer each) stays
-		w.bufs = w.bufs[:poolReserve]
-	}
-	if len(w.freeConns) > poolReserve {
-		clear(w.freeConns[poolReserve:])
-		w.freeConns = w.freeConns[:poolReserve]
-	}
+	// The pools know no clock (see package lifo): the trim is this
+	// loop's, on its own one-shot timer.
+	w.bufs.Trim(poolReserve, nil)
+	w.freeConns.Trim(poolReserve, nil)
 	w.tw.Trim(w.sc, poolReserve)
 	w.trimmed = true
 	if int(w.srv.quietLoops.Add(1)) == len(w.srv.workers) && !w.draining {
@@ -254,9 +256,7 @@ func (w *worker) onTick() {
 
 func (w *worker) getBuf() *reqBuf {
 	w.markBusy()
-	if n := len(w.bufs); n > 0 {
-		rb := w.bufs[n-1]
-		w.bufs = w.bufs[:n-1]
+	if rb, ok := w.bufs.Get(); ok {
 		return rb
 	}
 	rb := &reqBuf{b: make([]byte, w.srv.cfg.MaxHeaderBytes)}
@@ -278,9 +278,7 @@ func (w *worker) getBuf() *reqBuf {
 // allocating per connection, and so its heap (and resident size) steady.
 func (w *worker) newConn() *conn {
 	w.markBusy()
-	if n := len(w.freeConns); n > 0 {
-		c := w.freeConns[n-1]
-		w.freeConns = w.freeConns[:n-1]
+	if c, ok := w.freeConns.Get(); ok {
 		return c
 	}
 	c := &conn{w: w}
@@ -292,13 +290,13 @@ func (w *worker) newConn() *conn {
 // still holds it: a fetch or lookup out on the I/O pool completes into its
 // connection later, and must find it closed, not reused.
 func (w *worker) freeConn(c *conn) {
-	if c.fetching || c.looking || len(w.freeConns) >= 1024 {
+	if c.fetching || c.looking {
 		return
 	}
-	w.freeConns = append(w.freeConns, c)
+	w.freeConns.Put(c)
 }
 
-// putBuf returns a buffer to the pool. The pool keeps at most 1024 buffers;
+// putBuf returns a buffer to the pool. The pool keeps at most maxFree buffers;
 // beyond that they go to the garbage collector, and a quiet loop trims it
 // to poolReserve (onQuiet), so a burst does not pin its peak memory.
 func (w *worker) putBuf(rb *reqBuf) {
@@ -306,9 +304,7 @@ func (w *worker) putBuf(rb *reqBuf) {
 	rb.retry.Stop()
 	rb.c = nil
 	rb.method, rb.target = nil, nil
-	if len(w.bufs) < 1024 {
-		w.bufs = append(w.bufs, rb)
-	}
+	w.bufs.Put(rb)
 }
 
 // accept takes one new connection: registered once, idle timer armed. Over

@@ -15,59 +15,86 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connState is where a connection is in its life. The transitions:
+// connState is where a connection is in its life, named for what it waits
+// for. Each state arms at most one of the connection's timers (c.timer, in
+// the queue named below), and the retry state also the request's retry
+// timer. The transitions, each with the function that makes it:
 //
-//	idle   --first byte of a request-->           head
-//	head   --complete head: response planned-->   write
-//	head   --complete head, cache miss-->         write, parked: the lookup is on the I/O pool; lookedUp plans
-//	head   --malformed head: error planned-->     write (then close)
-//	write  --response done, bytes buffered-->     head  (pipelining: parse at once)
-//	write  --response done, nothing buffered-->   idle
-//	write  --response done, must close-->         linger or closed
-//	linger --EOF, 64 KiB read, or 2 s-->          closed
-//	any    --timeout, error, client abort-->      closed
+//	from      event                                              to        by
+//	idle      first bytes of a request read                      head      fill
+//	idle      EOF or a read error                                closed    fill
+//	idle      idle timeout                                       closed    onTimeout
+//	idle      shutdown, served before                            closed    drain, idle
+//	idle      shutdown, never served                             lastcall  drain (waitLastCall)
+//	lastcall  first bytes of its one request read                head      fill
+//	lastcall  header timeout, EOF or a read error                closed    onTimeout, fill
+//	head      complete head, looked up on the loop (a cache hit,
+//	          no pool, or the pool's queue full)                 send      serve, plan
+//	head      complete head, the cache missed, pool took it      lookup    serve, lookupOnPool
+//	head      malformed head or refused target: error planned    send      fail, serve
+//	head      nothing buffered and the socket drained            idle      fill (idle)
+//	head      header timeout, EOF or a read error                closed    onTimeout, fill
+//	body      the body's last byte dropped                       head      readHead
+//	body      header timeout, EOF or a read error                closed    onTimeout, fill
+//	lookup    the pool has looked the path up: response planned  send      lookedUp
+//	send      Step: EAGAIN                                       blocked   write
+//	send      Step: Yield (the loop requeues it)                 send      write
+//	send      Step: Cold, the pool took the Fetch                fetch     write, park
+//	send      Step: Cold, the pool's queue full                  retry     write, park
+//	send      Step: Done, a request body to drop                 body      finish
+//	send      Step: Done, bytes of the next request buffered     head      finish
+//	send      Step: Done, nothing buffered                       idle      finish (idle)
+//	send      Step: Done, must close, input may be unread        linger    finish, closeAfterResponse
+//	send      Step: Done, must close, nothing unread             closed    finish, closeAfterResponse
+//	send      Step: Failed                                       closed    write
+//	blocked   EPOLLOUT                                           send      run
+//	fetch     the pool has read the range                        send      fetched
+//	retry     the retry timer                                    send      onRetry
+//	lookup, send, blocked, fetch, retry: the write timeout       closed    onTimeout
+//	linger    EOF, lingerBytes read, a read error, linger timer  closed    drainLinger, onTimeout
+//	refused   first bytes of its request: 503 sent, SHUT_WR      linger    refuse
+//	refused   EOF, error, 503 not sent whole, linger timer       closed    refuse, onTimeout
+//	lookup, fetch: closed meanwhile (timeout, shutdown, stop)    orphan    close, OnStop
+//	orphan    the pool's done for its request                    closed    lookedUp, fetched
+//	any other: closed by shutdown, its timeout, a loop's stop   closed    drain, closeAll, OnStop
 //
-// A connection refused over --max-conns has a life of its own:
-//
-//	refused --first bytes of its request: 503 sent, write side shut--> linger
-//	refused --EOF, error, or 2 s-->                                    closed
+// Readiness (readable, writable, rdhup, peerEOF) is not a state: it is
+// what epoll reported last, remembered because an edge is reported once,
+// and any state may have any of it. refused is not a state either: it
+// says which count the connection is in (refusing, not open) through its
+// refused and linger states.
 type connState uint8
 
 const (
-	stateIdle    connState = iota // keep-alive, no request in progress; holds no buffer
-	stateHead                     // reading a request head (header timeout armed)
-	stateWrite                    // a response is in flight (write timeout armed while blocked)
-	stateLinger                   // write side shut; reading and discarding before close
-	stateRefused                  // refused over --max-conns: waiting for its request to begin, to answer 503 (linger timer armed)
-	stateClosed                   // the registration has ended
+	stateIdle     connState = iota // keep-alive, no request begun; holds no request. Timer: idle
+	stateLastCall                  // shutting down, never served: waits for its one request. Timer: header
+	stateHead                      // reading a request head. Timer: header
+	stateBody                      // dropping the body of a request already answered. Timer: header (then runs on into the next head)
+	stateLookup                    // the cache missed: the lookup is out on the I/O pool, nothing planned. Timer: write
+	stateSend                      // a response is planned and is stepped as far as the socket takes (or, after a Yield, waits for the loop's requeue). Timer: write, only while the EAGAIN that armed it has seen no progress
+	stateBlocked                   // the response waits for EPOLLOUT after EAGAIN. Timer: write
+	stateFetch                     // the response's next range is cold: its Fetch is out on the I/O pool. Timer: write
+	stateRetry                     // the range is cold and the pool's queue was full: waits to probe again. Timers: retry, and write
+	stateLinger                    // write side shut; reading and dropping input before close. Timer: linger
+	stateRefused                   // refused over --max-conns: waits for its request to begin, to answer 503. Timer: linger
+	stateOrphan                    // closed while the I/O pool works for its request: the struct and request wait for the pool's done. No timer
+	stateClosed                    // the registration has ended; nothing refers to the connection
 )
+
+// stateNames are what a shutdown's debug lines say a connection waits for.
+var stateNames = [...]string{"idle", "first_request", "request_head", "request_body", "lookup", "response",
+	"writable", "cold_range_fetch", "cold_range_retry", "linger", "refused", "closed", "closed"}
+
+// planned reports whether a response is planned in state s.
+func (s connState) planned() bool { return s >= stateSend && s <= stateRetry }
+
+// answering reports whether a request is being answered in state s: its
+// response planned, or its lookup out. The write timer bounds these.
+func (s connState) answering() bool { return s == stateLookup || s.planned() }
 
 // waitingFor names what the connection is waiting for, for the debug
 // lines a shutdown logs.
-func (c *conn) waitingFor() string {
-	switch c.state {
-	case stateIdle:
-		if c.lastCall {
-			return "first_request"
-		}
-		return "idle"
-	case stateHead:
-		return "request_head"
-	case stateWrite:
-		switch {
-		case c.looking:
-			return "lookup"
-		case c.fetching:
-			return "cold_range_fetch"
-		case c.parked:
-			return "cold_range_retry"
-		}
-		return "response"
-	case stateLinger:
-		return "linger"
-	}
-	return "closed"
-}
+func (c *conn) waitingFor() string { return stateNames[c.state] }
 
 // end says how a response ended: the access log's "end" field.
 type end uint8
@@ -116,25 +143,21 @@ type conn struct {
 	n     int     // bytes in rb.b
 	used  int     // bytes of rb.b the request being answered occupies (its head, then its body)
 
-	// Readiness, remembered because edge triggering reports each change once.
+	// Readiness, remembered because edge triggering reports each change
+	// once. These are facts about the socket, not states.
 	readable bool // cleared by EAGAIN or a short read
 	writable bool // cleared by EAGAIN
-	blocked  bool // the response is waiting for EPOLLOUT after EAGAIN (counts resumes)
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
-	parked   bool // no response to step: its next range is cold (its Fetch is out, or waits for retry), or its lookup is out
-	fetching bool // the Fetch is out on the I/O pool: rb must not go back to the pool before fetched
-	looking  bool // the request's cache miss is being looked up on the I/O pool: no response is planned, and rb must not go back to the pool before lookedUp
 
-	discard int64 // request body bytes still to read and drop before the next request
+	discard int64 // stateBody: request body bytes still to read and drop before the next request
 	linger  bool  // unread input may follow: close with a lingering close
-	lingerN int   // bytes discarded while lingering
+	lingerN int   // stateLinger: bytes discarded while lingering
 
-	lastCall bool // shutting down, but this connection has not been served yet: serve one request, then close
-	refused  bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
-	served   int  // responses completed on this connection
+	refused bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
+	served  int  // responses completed on this connection
 
-	timer      poller.Timer // header, idle, write or linger timeout, by state
+	timer      poller.Timer // header, idle, write or linger timeout: the one connState names
 	prev, next *conn        // the worker's list of open connections
 }
 
@@ -154,11 +177,10 @@ func (c *conn) Handle(ev poller.Events) {
 }
 
 // OnStop releases what the connection holds if its loop stops under it. A
-// fetch still out completes later on the pool's thread (see iopool) and
-// must find the connection closed.
+// fetch or lookup still out completes later on the pool's thread (see
+// iopool) and must find the connection orphaned.
 func (c *conn) OnStop() {
-	c.state = stateClosed
-	c.release()
+	c.end()
 }
 
 // run steps the machine until it must wait for an event or a timer.
@@ -166,17 +188,26 @@ func (c *conn) run() {
 	for {
 		var progress bool
 		switch c.state {
-		case stateIdle, stateHead:
+		case stateIdle, stateLastCall, stateHead, stateBody:
 			progress = c.readHead()
-		case stateWrite:
+		case stateSend:
 			progress = c.write()
+		case stateBlocked:
+			if !c.writable {
+				return
+			}
+			// The loop reported EPOLLOUT after EAGAIN: the transfer
+			// resumes from where it stopped.
+			c.state = stateSend
+			inc(&c.w.stats.resumes)
+			progress = true
 		case stateLinger:
 			c.drainLinger()
 			return
 		case stateRefused:
 			c.refuse()
 			return
-		default:
+		default: // stateLookup, stateFetch, stateRetry: the pool or a timer moves it on
 			return
 		}
 		if !progress {
@@ -188,8 +219,13 @@ func (c *conn) run() {
 // readHead parses what is buffered and reads more while the socket is
 // readable. It returns true when the state moved on and run should go again.
 func (c *conn) readHead() bool {
-	if c.discard > 0 && !c.skipBody() {
-		return c.fill()
+	if c.state == stateBody {
+		if !c.skipBody() {
+			return c.fill()
+		}
+		// The header timer armed when the body began runs on: a body
+		// and the head after it share one header timeout.
+		c.state = stateHead
 	}
 	if c.n > 0 {
 		consumed, err := c.rb.p.Parse(c.rb.b[:c.n], &c.w.req)
@@ -222,7 +258,7 @@ func (c *conn) fill() bool {
 		return false
 	}
 	if !c.readable {
-		if c.state == stateHead && c.n == 0 && c.discard == 0 {
+		if c.state == stateHead && c.n == 0 {
 			// The last bytes buffered were a request body, now dropped,
 			// and nothing of another request has come: the connection
 			// is idle (no buffer, idle timer), not reading a head.
@@ -236,7 +272,7 @@ func (c *conn) fill() bool {
 	n, err := c.w.sc.Read(c.fd, c.rb.b[c.n:])
 	switch {
 	case n > 0:
-		if c.state == stateIdle {
+		if c.state == stateIdle || c.state == stateLastCall {
 			c.state = stateHead
 			c.markStart()
 			c.w.headerQ.Arm(&c.timer)
@@ -250,7 +286,7 @@ func (c *conn) fill() bool {
 		return true
 	case err == unix.EAGAIN:
 		c.readable = false
-		if c.n == 0 && c.discard == 0 {
+		if c.n == 0 && c.state != stateBody {
 			c.idle()
 		}
 		return false
@@ -282,17 +318,20 @@ func (c *conn) skipBody() bool {
 // idle parks a connection between requests: no buffer held, idle timer on.
 // The timer is armed when the connection becomes idle, not again on a
 // wakeup that finds nothing to read: the idle timeout (and a last call's
-// header timeout, see wait) counts from the last request.
+// header timeout, see waitLastCall) counts from the last request.
 func (c *conn) idle() {
 	if c.rb != nil {
 		c.w.putBuf(c.rb)
 		c.rb = nil
 	}
+	if c.state == stateLastCall {
+		return
+	}
 	if c.state != stateIdle {
 		c.state = stateIdle
 		c.w.idleQ.Arm(&c.timer)
 	}
-	if c.w.draining && !c.lastCall {
+	if c.w.draining {
 		c.close(closeShutdown)
 	}
 }
@@ -303,7 +342,7 @@ func (c *conn) idle() {
 // wire, but one that stays silent must not hold the shutdown for the whole
 // --shutdown-timeout (or its own idle timeout).
 func (c *conn) waitLastCall() {
-	c.lastCall = true
+	c.state = stateLastCall
 	c.w.headerQ.Arm(&c.timer)
 }
 
@@ -330,7 +369,7 @@ func (c *conn) serve(consumed int) {
 		keepAlive, c.linger = false, true
 	}
 	c.timer.Stop()
-	c.state = stateWrite
+	c.state = stateSend
 
 	if req.MethodID == httpparse.MethodOPTIONS && string(req.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
@@ -397,7 +436,7 @@ func (c *conn) fail(status int) {
 	c.rb.method, c.rb.target = nil, nil
 	c.linger = true
 	c.timer.Stop()
-	c.state = stateWrite
+	c.state = stateSend
 	// No request to frame the answer by: the parser's Request is not
 	// meaningful after an error, so the answer is framed as for a GET and
 	// the close ends it.
@@ -407,14 +446,9 @@ func (c *conn) fail(status int) {
 // write pushes the response. It returns true when the response is done and
 // the connection goes on to its next request.
 func (c *conn) write() bool {
-	if !c.writable || c.parked {
+	if !c.writable {
+		// Not yet reported writable since the connection was accepted.
 		return false
-	}
-	if c.blocked {
-		// The loop reported EPOLLOUT after EAGAIN: the transfer resumes
-		// from where it stopped.
-		c.blocked = false
-		inc(&c.w.stats.resumes)
 	}
 	before := c.rb.resp.Sent()
 	switch c.rb.resp.Step(c.w.tw, c.w.sc, c.fd) {
@@ -422,7 +456,7 @@ func (c *conn) write() bool {
 		return c.finish()
 	case transmit.WouldBlock:
 		c.writable = false
-		c.blocked = true
+		c.state = stateBlocked
 		// The write timeout measures a stall: re-arm it only on progress.
 		if c.rb.resp.Sent() != before || !c.timer.Armed() {
 			c.w.writeQ.Arm(&c.timer)
@@ -459,10 +493,9 @@ func (c *conn) write() bool {
 // no goroutine is started: the connection probes again after retryDelay.
 func (c *conn) park() {
 	w := c.w
-	c.parked = true
 	c.rb.parkedAt = time.Now()
 	if w.srv.pool.Submit(w.loop, c.rb.fetchRun, c.rb.fetchDone) {
-		c.fetching = true
+		c.state = stateFetch
 		inc(&w.stats.ioHanded)
 		w.writeQ.Arm(&c.timer)
 		return
@@ -472,6 +505,7 @@ func (c *conn) park() {
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
+	c.state = stateRetry
 	w.retryQ.Arm(&c.rb.retry)
 }
 
@@ -484,28 +518,25 @@ func (rb *reqBuf) runFetch(t *iopool.Thread) {
 
 // fetched runs on the loop when the pool has read the range (or, if the
 // loop has stopped, on the pool's thread after it; the connection is then
-// closed). A closed connection's response releases what it kept for the
-// read; an open one sends on.
+// orphaned). An orphan's response releases what it kept for the read; an
+// open connection sends on.
 func (c *conn) fetched() {
-	c.fetching = false
 	c.rb.resp.Fetched(c.w.sc)
-	if c.state == stateClosed {
-		// release kept the buffer for this moment. It is not put back in
-		// the loop's pool: after a stop this runs on the pool's thread.
-		c.rb = nil
+	if c.state == stateOrphan {
+		c.dropOrphan()
 		return
 	}
-	c.parked = false
+	c.state = stateSend
 	c.w.observeIOWait(time.Since(c.rb.parkedAt))
 	c.run()
 }
 
 // onRetry probes again after the I/O queue was full.
 func (c *conn) onRetry() {
-	if c.state == stateClosed || !c.parked {
+	if c.state != stateRetry {
 		return
 	}
-	c.parked = false
+	c.state = stateSend
 	c.run()
 }
 
@@ -525,9 +556,12 @@ func (c *conn) finish() bool {
 		return false
 	}
 	if c.n > 0 || c.discard > 0 {
-		// Pipelined bytes are already here: edge triggering will not
-		// announce them again, so parse them now.
+		// A body to drop, or pipelined bytes already here: edge
+		// triggering will not announce them again, so parse them now.
 		c.state = stateHead
+		if c.discard > 0 {
+			c.state = stateBody
+		}
 		c.markStart()
 		c.w.headerQ.Arm(&c.timer)
 		return true
@@ -643,17 +677,12 @@ func (c *conn) onTimeout() {
 	switch c.state {
 	case stateLinger, stateRefused:
 		c.close(closeDone)
-	case stateWrite:
+	case stateLookup, stateSend, stateBlocked, stateFetch, stateRetry:
 		c.logResponse(endTimeout)
 		c.close(closeWriteTimeout)
 	case stateIdle:
-		if c.lastCall {
-			// Shutting down, and its one request never began (waitLastCall).
-			c.close(closeHeaderTimeout)
-			return
-		}
 		c.close(closeIdleTimeout)
-	default: // stateHead: the request head (or its body) did not arrive in time
+	default: // stateHead, stateBody, stateLastCall: the request head (or its body) did not arrive in time
 		c.close(closeHeaderTimeout)
 	}
 }
@@ -661,11 +690,10 @@ func (c *conn) onTimeout() {
 // close ends the connection: release what it holds and close the
 // descriptor (which removes it from epoll; see poller.Loop.Close).
 func (c *conn) close(why closeReason) {
-	if c.state == stateClosed {
+	if c.state == stateClosed || c.state == stateOrphan {
 		return
 	}
-	c.state = stateClosed
-	c.release()
+	c.end()
 	w := c.w
 	w.conns.remove(c)
 	if c.refused {
@@ -679,13 +707,29 @@ func (c *conn) close(why closeReason) {
 	w.stopIfDrained()
 	// Nothing reaches c any more: its registration ended (a late event
 	// carries the old generation), its timers are stopped, and the
-	// callers above in this stack only read its state.
-	w.freeConn(c)
+	// callers above in this stack only read its state. An orphan is
+	// reached by the pool's done: it is left to the garbage collector.
+	if c.state == stateClosed {
+		w.freeConn(c)
+	}
+}
+
+// end moves the connection to closed, or to orphan when the I/O pool still
+// works for its request, and releases what it holds.
+func (c *conn) end() {
+	out := c.state == stateLookup || c.state == stateFetch
+	c.state = stateClosed
+	if out {
+		c.state = stateOrphan
+	}
+	c.release()
 }
 
 // release drops the response's file reference, the buffer and the timers.
-// With a fetch out, the response keeps its entry until fetched runs; with
-// a lookup out, lookedUp releases the entry the lookup took.
+// An orphan keeps its buffer: a pool thread still reads into its response,
+// or writes the lookup's answer into it. With a fetch out, the response
+// keeps its entry until fetched runs; with a lookup out, lookedUp releases
+// the entry the lookup took.
 func (c *conn) release() {
 	c.timer.Stop()
 	if c.rb == nil {
@@ -693,14 +737,20 @@ func (c *conn) release() {
 	}
 	c.rb.retry.Stop()
 	c.rb.resp.Reset(c.w.sc)
-	if c.fetching || c.looking {
-		// A pool thread still reads into this response, or writes the
-		// lookup's answer into the buffer: the buffer goes when fetched
-		// or lookedUp runs.
+	if c.state == stateOrphan {
 		return
 	}
 	c.w.putBuf(c.rb)
 	c.rb = nil
+}
+
+// dropOrphan ends an orphan once the pool's done has released what the
+// work took: release kept the buffer for this moment. It is not put back
+// in the loop's pool, nor the connection on the free list: after a stop
+// this runs on the pool's thread.
+func (c *conn) dropOrphan() {
+	c.rb = nil
+	c.state = stateClosed
 }
 
 // takeBuf gives the connection a buffer from the loop's pool.

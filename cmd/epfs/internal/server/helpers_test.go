@@ -136,7 +136,6 @@ type connInfo struct {
 	pending bool
 	armed   bool
 	fd      int
-	looking bool // the request's lookup is out on the I/O pool: no response yet
 }
 
 func (r *running) conns(t testing.TB) []connInfo {
@@ -144,7 +143,7 @@ func (r *running) conns(t testing.TB) []connInfo {
 	r.onLoop(t, 0, func(w *worker) {
 		for c := w.conns.head; c != nil; c = c.next {
 			pending := c.rb != nil && c.rb.resp.Pending()
-			out = append(out, connInfo{c.state, c.rb != nil, pending, c.timer.Armed(), c.fd, c.looking})
+			out = append(out, connInfo{c.state, c.rb != nil, pending, c.timer.Armed(), c.fd})
 		}
 	})
 	return out

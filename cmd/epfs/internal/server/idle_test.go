@@ -71,7 +71,7 @@ func TestDiscardedBodyLeavesConnectionIdle(t *testing.T) {
 			}
 			waitFor(t, "the body discarded", func() bool {
 				cs := r.conns(t)
-				return len(cs) == 1 && cs[0].state != stateWrite
+				return len(cs) == 1 && !cs[0].state.answering()
 			})
 			if cs := r.conns(t); cs[0].state != stateIdle || cs[0].holdBuf {
 				t.Errorf("after the body: state %d, holds buffer %v; want idle (%d) without a buffer", cs[0].state, cs[0].holdBuf, stateIdle)

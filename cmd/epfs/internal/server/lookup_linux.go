@@ -55,7 +55,7 @@ func (c *conn) lookupOnPool(path []byte, keepAlive bool) bool {
 		return false
 	}
 	inc(&w.stats.lookupHanded)
-	c.parked, c.looking = true, true
+	c.state = stateLookup
 	w.writeQ.Arm(&c.timer)
 	return true
 }
@@ -69,24 +69,21 @@ func (rb *reqBuf) runLookup(s *Server, t *iopool.Thread) {
 
 // lookedUp runs on the loop when the pool has looked the path up (or, if
 // the loop has stopped, on the pool's thread after it; the connection is
-// then closed). A closed connection releases the entry the lookup took;
-// an open one plans its response and runs on.
+// then orphaned). An orphan releases the entry the lookup took; an open
+// connection plans its response and runs on.
 func (c *conn) lookedUp() {
-	c.looking = false
 	rb := c.rb
 	e, res, err := rb.entry, rb.res, rb.err
 	rb.entry, rb.err = nil, nil
-	if c.state == stateClosed {
+	if c.state == stateOrphan {
 		if e != nil {
 			e.Release(c.w.sc)
 		}
-		// release kept the buffer for this moment. As in fetched, it
-		// is not put back in the loop's pool.
-		c.rb = nil
+		c.dropOrphan()
 		return
 	}
 	w := c.w
-	c.parked = false
+	c.state = stateSend
 	c.timer.Stop()
 	// w.req and w.pathBuf belong to the loop and have carried other
 	// connections' requests since serve: parse this request's head again.

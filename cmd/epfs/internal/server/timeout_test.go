@@ -28,8 +28,8 @@ func TestWriteTimeoutSparesYieldingTransfer(t *testing.T) {
 	waitFor(t, "the response to block", func() bool {
 		cs := r.conns(t)
 		// Not while the first lookup of huge.bin is out on the I/O pool:
-		// that is stateWrite with the write timer armed too.
-		return len(cs) == 1 && cs[0].state == stateWrite && cs[0].armed && !cs[0].looking
+		// that is stateLookup, with the write timer armed too.
+		return len(cs) == 1 && cs[0].state.planned() && cs[0].armed
 	})
 	var skip error
 	r.onLoop(t, 0, func(w *worker) {

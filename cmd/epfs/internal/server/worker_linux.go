@@ -286,13 +286,9 @@ func (w *worker) newConn() *conn {
 	return c
 }
 
-// freeConn puts a closed connection on the free list, unless something
-// still holds it: a fetch or lookup out on the I/O pool completes into its
-// connection later, and must find it closed, not reused.
+// freeConn puts a closed connection on the free list. An orphan never
+// comes here (see conn.close): the pool's done still reaches it.
 func (w *worker) freeConn(c *conn) {
-	if c.fetching || c.looking {
-		return
-	}
 	w.freeConns.Put(c)
 }
 
@@ -455,7 +451,7 @@ func (w *worker) closeAll() {
 		w.stats.forced.Store(true)
 		log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).
 			Int("served", c.served).Msg("forced shutdown closes connection")
-		if c.state == stateWrite {
+		if c.state.answering() {
 			c.logResponse(endShutdown)
 		}
 		c.close(closeShutdown)

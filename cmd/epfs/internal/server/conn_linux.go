@@ -139,9 +139,7 @@ type conn struct {
 	remote string // peer address for the access log ("" when the log is off)
 
 	state connState
-	rb    *reqBuf // read buffer; nil while idle
-	n     int     // bytes in rb.b
-	used  int     // bytes of rb.b the request being answered occupies (its head, then its body)
+	rq    *request // the request in flight, with its bytes; nil in idle and lastcall (linger and refused hold one only as a read buffer)
 
 	// Readiness, remembered because edge triggering reports each change
 	// once. These are facts about the socket, not states.
@@ -227,8 +225,8 @@ func (c *conn) readHead() bool {
 		// and the head after it share one header timeout.
 		c.state = stateHead
 	}
-	if c.n > 0 {
-		consumed, err := c.rb.p.Parse(c.rb.b[:c.n], &c.w.req)
+	if rq := c.rq; rq != nil && rq.n > 0 {
+		consumed, err := rq.p.Parse(rq.b[:rq.n], &rq.head)
 		switch {
 		case err == nil:
 			c.serve(consumed)
@@ -240,7 +238,7 @@ func (c *conn) readHead() bool {
 			}
 			c.fail(status)
 			return true
-		case c.n == len(c.rb.b):
+		case rq.n == len(rq.b):
 			// A full buffer with no complete head: the head is over the
 			// limit (the parser reports 431 itself when it can tell).
 			c.fail(431)
@@ -258,18 +256,18 @@ func (c *conn) fill() bool {
 		return false
 	}
 	if !c.readable {
-		if c.state == stateHead && c.n == 0 {
+		if c.state == stateHead && c.rq.n == 0 {
 			// The last bytes buffered were a request body, now dropped,
 			// and nothing of another request has come: the connection
-			// is idle (no buffer, idle timer), not reading a head.
+			// is idle (no request held, idle timer), not reading a head.
 			c.idle()
 		}
 		return false
 	}
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
-	n, err := c.w.sc.Read(c.fd, c.rb.b[c.n:])
+	n, err := c.w.sc.Read(c.fd, c.rq.b[c.rq.n:])
 	switch {
 	case n > 0:
 		if c.state == stateIdle || c.state == stateLastCall {
@@ -277,16 +275,16 @@ func (c *conn) fill() bool {
 			c.markStart()
 			c.w.headerQ.Arm(&c.timer)
 		}
-		if n < len(c.rb.b)-c.n && !c.rdhup {
+		if n < len(c.rq.b)-c.rq.n && !c.rdhup {
 			// A short read emptied the receive queue: the next arrival
 			// raises a new edge.
 			c.readable = false
 		}
-		c.n += n
+		c.rq.n += n
 		return true
 	case err == unix.EAGAIN:
 		c.readable = false
-		if c.n == 0 && c.state != stateBody {
+		if c.rq.n == 0 && c.state != stateBody {
 			c.idle()
 		}
 		return false
@@ -306,7 +304,7 @@ func (c *conn) fill() bool {
 // skipBody drops request body bytes from the buffer. It returns true when
 // the whole body has been dropped.
 func (c *conn) skipBody() bool {
-	k := int64(c.n)
+	k := int64(c.rq.n)
 	if k > c.discard {
 		k = c.discard
 	}
@@ -315,14 +313,14 @@ func (c *conn) skipBody() bool {
 	return c.discard == 0
 }
 
-// idle parks a connection between requests: no buffer held, idle timer on.
+// idle parks a connection between requests: no request held, idle timer on.
 // The timer is armed when the connection becomes idle, not again on a
 // wakeup that finds nothing to read: the idle timeout (and a last call's
 // header timeout, see waitLastCall) counts from the last request.
 func (c *conn) idle() {
-	if c.rb != nil {
-		c.w.putBuf(c.rb)
-		c.rb = nil
+	if c.rq != nil {
+		c.w.putRequest(c.rq)
+		c.rq = nil
 	}
 	if c.state == stateLastCall {
 		return
@@ -347,69 +345,73 @@ func (c *conn) waitLastCall() {
 }
 
 // serve plans the response to the request whose head is the first consumed
-// bytes of the buffer. The head stays in the buffer until the response is
-// done, so the access log can name its method and target without copying.
+// bytes of the buffer, now parsed into rq.head. The head stays in the
+// buffer until the response is done, so the parsed head, and the access
+// log's method and target, are slices of it, never copies.
 func (c *conn) serve(consumed int) {
-	w := c.w
-	req := &w.req
+	w, rq := c.w, c.rq
+	h := &rq.head
 	inc(&w.stats.requests)
-	c.used = consumed
-	c.rb.method, c.rb.target = req.Method, req.Target
-	keepAlive := req.KeepAlive && !w.draining
-	switch req.Framing {
+	rq.used = consumed
+	rq.keepAlive = h.KeepAlive && !w.draining
+	switch h.Framing {
 	case httpparse.BodyLength:
-		if req.ContentLength > maxDiscard || req.Expect100 {
+		if h.ContentLength > maxDiscard || h.Expect100 {
 			// Not worth reading (or the client waits for a 100 we will
 			// not send): answer, then close without reading it.
-			keepAlive, c.linger = false, true
+			rq.keepAlive, c.linger = false, true
 		} else {
-			c.discard = req.ContentLength
+			c.discard = h.ContentLength
 		}
 	case httpparse.BodyChunked:
-		keepAlive, c.linger = false, true
+		rq.keepAlive, c.linger = false, true
 	}
 	c.timer.Stop()
 	c.state = stateSend
 
-	if req.MethodID == httpparse.MethodOPTIONS && string(req.Target) == "*" {
+	if h.MethodID == httpparse.MethodOPTIONS && string(h.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
 		// §3.2.4): there is no path to decode or look up.
-		c.rb.resp.Plan(w.tw, req, req.Target, nil, nil, fsindex.NotFound, keepAlive)
+		rq.resp.Plan(w.tw, h, h.Target, nil, nil, fsindex.NotFound, rq.keepAlive)
 		return
 	}
-	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
+	var err error
+	rq.path, rq.query, err = httpparse.DecodePath(rq.pathRoom, h.Target)
 	if err != nil {
 		// A target refused (encoded '/' or NUL, a '..' that climbs above
 		// the root) is a refused request: answered, then closed, like a
 		// head the parser refused. A body it may have is not read: a
 		// lingering close keeps its bytes from resetting the answer.
 		c.discard, c.linger = 0, true
-		c.rb.resp.PlanError(w.tw, req, 400, false)
+		rq.resp.PlanError(w.tw, h, 400, false)
 		return
 	}
 	var e *fsindex.Entry
 	res := fsindex.NotFound
-	if req.MethodID == httpparse.MethodGET || req.MethodID == httpparse.MethodHEAD {
+	if h.MethodID == httpparse.MethodGET || h.MethodID == httpparse.MethodHEAD {
+		path := bytesToString(rq.path)
 		if w.srv.pool == nil {
-			e, res, err = w.srv.lookup(w.sc, bytesToString(path))
+			e, res, err = w.srv.lookup(w.sc, path)
 		} else {
 			var hit bool
-			e, res, hit = w.srv.lookupCached(bytesToString(path))
+			e, res, hit = w.srv.lookupCached(path)
 			if !hit {
-				if c.lookupOnPool(path, keepAlive) {
+				if c.lookupOnPool() {
 					return
 				}
-				e, res, err = w.srv.lookup(w.sc, bytesToString(path))
+				e, res, err = w.srv.lookup(w.sc, path)
 			}
 		}
 	}
-	c.plan(path, query, e, res, err, keepAlive)
+	c.plan(e, res, err)
 }
 
-// plan plans the response to the request in w.req from what the lookup
-// of its decoded path returned.
-func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, err error, keepAlive bool) {
-	w := c.w
+// plan plans the response to the request from what the lookup of its
+// decoded path returned: on the loop in serve, or in lookedUp when the
+// pool hands the request back.
+func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
+	w, rq := c.w, c.rq
+	keepAlive := rq.keepAlive && !w.draining
 	if res == fsindex.Failed {
 		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory {
 			// Out of descriptors, or of the memory listings may hold:
@@ -417,30 +419,32 @@ func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, er
 			// connections close (503, as fsindex documents). No log
 			// line per request while it lasts: the openat2
 			// EMFILE/ENFILE counters and epfs_listing_bytes tell it.
-			c.rb.resp.PlanError(w.tw, &w.req, 503, keepAlive)
+			rq.resp.PlanError(w.tw, &rq.head, 503, keepAlive)
 			return
 		}
-		w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-		c.rb.resp.PlanError(w.tw, &w.req, 500, keepAlive)
+		w.srv.cfg.Log.Error().Err(err).Bytes("path", rq.path).Msg("lookup failed")
+		rq.resp.PlanError(w.tw, &rq.head, 500, keepAlive)
 		return
 	}
-	c.rb.resp.Plan(w.tw, &w.req, path, query, e, res, keepAlive)
+	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
 }
 
 // fail plans the error response to a request the parser refused. The byte
 // stream can no longer be trusted, so the connection closes after it, with
 // a lingering close: the client may still be sending.
 func (c *conn) fail(status int) {
+	rq := c.rq
 	inc(&c.w.stats.requests)
-	c.used = c.n
-	c.rb.method, c.rb.target = nil, nil
+	rq.used = rq.n
+	// The parsed head is not meaningful after an error (Parse may have
+	// written part of it): the access log shows no method or target.
+	rq.head.Method, rq.head.Target = nil, nil
 	c.linger = true
 	c.timer.Stop()
 	c.state = stateSend
-	// No request to frame the answer by: the parser's Request is not
-	// meaningful after an error, so the answer is framed as for a GET and
-	// the close ends it.
-	c.rb.resp.PlanError(c.w.tw, nil, status, false)
+	// No request to frame the answer by, so the answer is framed as for a
+	// GET and the close ends it.
+	rq.resp.PlanError(c.w.tw, nil, status, false)
 }
 
 // write pushes the response. It returns true when the response is done and
@@ -450,15 +454,15 @@ func (c *conn) write() bool {
 		// Not yet reported writable since the connection was accepted.
 		return false
 	}
-	before := c.rb.resp.Sent()
-	switch c.rb.resp.Step(c.w.tw, c.w.sc, c.fd) {
+	before := c.rq.resp.Sent()
+	switch c.rq.resp.Step(c.w.tw, c.w.sc, c.fd) {
 	case transmit.Done:
 		return c.finish()
 	case transmit.WouldBlock:
 		c.writable = false
 		c.state = stateBlocked
 		// The write timeout measures a stall: re-arm it only on progress.
-		if c.rb.resp.Sent() != before || !c.timer.Armed() {
+		if c.rq.resp.Sent() != before || !c.timer.Armed() {
 			c.w.writeQ.Arm(&c.timer)
 		}
 		return false
@@ -467,7 +471,7 @@ func (c *conn) write() bool {
 		// other connections go first, then continue (no edge will come).
 		// Progress is no stall: the write timer an earlier EAGAIN armed
 		// must not run on through the Yields that follow it.
-		if c.rb.resp.Sent() != before {
+		if c.rq.resp.Sent() != before {
 			c.timer.Stop()
 		}
 		c.w.loop.Requeue(c.id, poller.Out)
@@ -477,7 +481,7 @@ func (c *conn) write() bool {
 		return false
 	default: // transmit.Failed
 		how, why := endError, closeError
-		if c.rb.resp.Err() == transmit.ErrAborted {
+		if c.rq.resp.Err() == transmit.ErrAborted {
 			how, why = endAborted, closeAborted
 		}
 		c.logResponse(how)
@@ -493,27 +497,27 @@ func (c *conn) write() bool {
 // no goroutine is started: the connection probes again after retryDelay.
 func (c *conn) park() {
 	w := c.w
-	c.rb.parkedAt = time.Now()
-	if w.srv.pool.Submit(w.loop, c.rb.fetchRun, c.rb.fetchDone) {
+	c.rq.parkedAt = time.Now()
+	if w.srv.pool.Submit(w.loop, c.rq.fetchRun, c.rq.fetchDone) {
 		c.state = stateFetch
 		inc(&w.stats.ioHanded)
 		w.writeQ.Arm(&c.timer)
 		return
 	}
 	inc(&w.stats.ioFull)
-	c.rb.resp.Fetched(w.sc) // never ran: the next Step probes again
+	c.rq.resp.Fetched(w.sc) // never ran: the next Step probes again
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
 	c.state = stateRetry
-	w.retryQ.Arm(&c.rb.retry)
+	w.retryQ.Arm(&c.rq.retry)
 }
 
 // runFetch runs on an I/O pool thread: the only code of a connection that
-// does. It touches the response's Fetch and nothing else; the buffer stays
+// does. It touches the response's Fetch and nothing else; the request stays
 // with the connection until fetched has run (see release).
-func (rb *reqBuf) runFetch(t *iopool.Thread) {
-	rb.resp.Fetch().Run(t.Counters, t.Buf)
+func (rq *request) runFetch(t *iopool.Thread) {
+	rq.resp.Fetch().Run(t.Counters, t.Buf)
 }
 
 // fetched runs on the loop when the pool has read the range (or, if the
@@ -521,13 +525,13 @@ func (rb *reqBuf) runFetch(t *iopool.Thread) {
 // orphaned). An orphan's response releases what it kept for the read; an
 // open connection sends on.
 func (c *conn) fetched() {
-	c.rb.resp.Fetched(c.w.sc)
+	c.rq.resp.Fetched(c.w.sc)
 	if c.state == stateOrphan {
 		c.dropOrphan()
 		return
 	}
 	c.state = stateSend
-	c.w.observeIOWait(time.Since(c.rb.parkedAt))
+	c.w.observeIOWait(time.Since(c.rq.parkedAt))
 	c.run()
 }
 
@@ -545,17 +549,16 @@ func (c *conn) onRetry() {
 func (c *conn) finish() bool {
 	c.served++
 	c.logResponse(endComplete)
-	closeAfter := c.rb.resp.Close() || c.w.draining
-	c.rb.resp.Reset(c.w.sc)
+	closeAfter := c.rq.resp.Close() || c.w.draining
+	c.rq.resp.Reset(c.w.sc)
 	c.timer.Stop()
-	c.consume(c.used)
-	c.used = 0
-	c.rb.method, c.rb.target = nil, nil
+	c.consume(c.rq.used)
+	c.rq.used = 0
 	if closeAfter {
 		c.closeAfterResponse()
 		return false
 	}
-	if c.n > 0 || c.discard > 0 {
+	if c.rq.n > 0 || c.discard > 0 {
 		// A body to drop, or pipelined bytes already here: edge
 		// triggering will not announce them again, so parse them now.
 		c.state = stateHead
@@ -575,8 +578,8 @@ func (c *conn) consume(k int) {
 	if k == 0 {
 		return
 	}
-	copy(c.rb.b, c.rb.b[k:c.n])
-	c.n -= k
+	copy(c.rq.b, c.rq.b[k:c.rq.n])
+	c.rq.n -= k
 }
 
 // closeAfterResponse closes after the last response. If the client may still
@@ -589,7 +592,7 @@ func (c *conn) closeAfterResponse() {
 	// Close at once only when nothing can be unread: no body skipped, no
 	// bytes buffered, and the last read saw the socket drained (readable
 	// cleared by EAGAIN or a short read).
-	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0 && !c.readable) {
+	if c.peerEOF || (!c.linger && c.rq.n == 0 && c.discard == 0 && !c.readable) {
 		c.close(closeDone)
 		return
 	}
@@ -602,11 +605,11 @@ func (c *conn) closeAfterResponse() {
 
 // drainLinger reads and discards until EOF, the byte bound, or EAGAIN.
 func (c *conn) drainLinger() {
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
 	for c.readable || c.rdhup {
-		n, err := c.w.sc.Read(c.fd, c.rb.b)
+		n, err := c.w.sc.Read(c.fd, c.rq.b)
 		if n > 0 {
 			c.lingerN += n
 			if c.lingerN >= lingerBytes {
@@ -638,13 +641,13 @@ func (c *conn) refuse() {
 	if !c.readable && !c.rdhup {
 		return
 	}
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
-	n, err := c.w.sc.Read(c.fd, c.rb.b)
+	n, err := c.w.sc.Read(c.fd, c.rq.b)
 	switch {
 	case n > 0:
-		if n < len(c.rb.b) && !c.rdhup {
+		if n < len(c.rq.b) && !c.rdhup {
 			c.readable = false // a short read emptied the receive queue
 		}
 	case err == unix.EAGAIN:
@@ -725,45 +728,39 @@ func (c *conn) end() {
 	c.release()
 }
 
-// release drops the response's file reference, the buffer and the timers.
-// An orphan keeps its buffer: a pool thread still reads into its response,
+// release drops the response's file reference, the request and the timers.
+// An orphan keeps its request: a pool thread still reads into its response,
 // or writes the lookup's answer into it. With a fetch out, the response
 // keeps its entry until fetched runs; with a lookup out, lookedUp releases
 // the entry the lookup took.
 func (c *conn) release() {
 	c.timer.Stop()
-	if c.rb == nil {
+	if c.rq == nil {
 		return
 	}
-	c.rb.retry.Stop()
-	c.rb.resp.Reset(c.w.sc)
+	c.rq.retry.Stop()
+	c.rq.resp.Reset(c.w.sc)
 	if c.state == stateOrphan {
 		return
 	}
-	c.w.putBuf(c.rb)
-	c.rb = nil
+	c.w.putRequest(c.rq)
+	c.rq = nil
 }
 
 // dropOrphan ends an orphan once the pool's done has released what the
-// work took: release kept the buffer for this moment. It is not put back
+// work took: release kept the request for this moment. It is not put back
 // in the loop's pool, nor the connection on the free list: after a stop
 // this runs on the pool's thread.
 func (c *conn) dropOrphan() {
-	c.rb = nil
+	c.rq = nil
 	c.state = stateClosed
-}
-
-// takeBuf gives the connection a buffer from the loop's pool.
-func (c *conn) takeBuf() {
-	c.rb = c.w.getBuf()
-	c.rb.c = c
 }
 
 // markStart notes when a request began, for the access log's duration.
 // Only the access log reads it, so with the log off the clock is not read.
 func (c *conn) markStart() {
 	if c.w.access != nil {
-		c.rb.start = time.Now()
+		c.rq.start = time.Now()
 	}
 }
 
@@ -771,13 +768,13 @@ func (c *conn) markStart() {
 // access-log line.
 func (c *conn) logResponse(how end) {
 	a := c.w.access
-	inc(&c.w.stats.responses[c.rb.resp.Status()/100%6])
+	inc(&c.w.stats.responses[c.rq.resp.Status()/100%6])
 	if a == nil {
 		return
 	}
-	a.Log().Str("remote", c.remote).Bytes("method", c.rb.method).Bytes("path", c.rb.target).
-		Int("status", c.rb.resp.Status()).Int64("bytes", c.rb.resp.Sent()).Int64("body", c.rb.resp.BodyBytes()).
-		Dur("dur_ms", time.Since(c.rb.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
+	a.Log().Str("remote", c.remote).Bytes("method", c.rq.head.Method).Bytes("path", c.rq.head.Target).
+		Int("status", c.rq.resp.Status()).Int64("bytes", c.rq.resp.Sent()).Int64("body", c.rq.resp.BodyBytes()).
+		Dur("dur_ms", time.Since(c.rq.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
 }
 
 // bytesToString views b as a string without copying. fsindex.Lookup does

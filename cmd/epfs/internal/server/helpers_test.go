@@ -142,8 +142,8 @@ func (r *running) conns(t testing.TB) []connInfo {
 	var out []connInfo
 	r.onLoop(t, 0, func(w *worker) {
 		for c := w.conns.head; c != nil; c = c.next {
-			pending := c.rb != nil && c.rb.resp.Pending()
-			out = append(out, connInfo{c.state, c.rb != nil, pending, c.timer.Armed(), c.fd})
+			pending := c.rq != nil && c.rq.resp.Pending()
+			out = append(out, connInfo{c.state, c.rq != nil, pending, c.timer.Armed(), c.fd})
 		}
 	})
 	return out

@@ -35,7 +35,7 @@ func TestIdleConnectionHoldsNoBuffer(t *testing.T) {
 				i, c.holdBuf, c.pending, c.armed)
 		}
 	}
-	r.onLoop(t, 0, func(w *worker) { pooled = w.bufs.Len() })
+	r.onLoop(t, 0, func(w *worker) { pooled = w.requests.Len() })
 	if pooled == 0 || pooled > k {
 		t.Errorf("%d buffers in the pool after %d connections went idle; want 1 to %d", pooled, k, k)
 	}

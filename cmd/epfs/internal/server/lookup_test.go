@@ -150,8 +150,8 @@ func TestClosedWhileLookupOut(t *testing.T) {
 	r.onLoop(t, 0, func(w *worker) {
 		var n int
 		for k := w.conns.head; k != nil; k = k.next {
-			if k.state != stateLookup || k.rb == nil {
-				t.Errorf("connection with its lookup out: state %s, buffer %v; want lookup, true", k.waitingFor(), k.rb != nil)
+			if k.state != stateLookup || k.rq == nil {
+				t.Errorf("connection with its lookup out: state %s, buffer %v; want lookup, true", k.waitingFor(), k.rq != nil)
 			}
 			n++
 		}

@@ -6,11 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/epfs/epfs/fsindex"
-	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/internal/lifo"
 	"github.com/epfs/epfs/poller"
-	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
@@ -29,10 +26,8 @@ type worker struct {
 	acceptors []poller.ID
 	own       []*poller.Listener // this loop's SO_REUSEPORT sockets, closed when it drains
 
-	req       httpparse.Request  // the request being planned; one per loop is enough
-	pathBuf   []byte             // decoded path of that request
-	bufs      lifo.Pool[*reqBuf] // free request buffers, at most maxFree
-	freeConns lifo.Pool[*conn]   // closed connection structs, reused by accept, at most maxFree
+	requests  lifo.Pool[*request] // free requests, at most maxFree
+	freeConns lifo.Pool[*conn]    // closed connection structs, reused by accept, at most maxFree
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
@@ -87,39 +82,6 @@ type loopStats struct {
 // inc adds one to a counter that only the calling loop writes.
 func inc(a *atomic.Uint64) { a.Store(a.Load() + 1) }
 
-// reqBuf is everything one request in progress needs, taken from the
-// loop's pool when its first byte arrives and given back when the
-// connection goes idle: the read buffer and parser state, the response in
-// flight, and the cold-range retry timer. An idle keep-alive connection
-// holds none of it, which keeps it at a few hundred bytes.
-type reqBuf struct {
-	b []byte
-	p httpparse.Parser
-
-	c    *conn             // the connection holding this buffer now
-	resp transmit.Response // the response in flight
-	// The request the response answers, for the access log: slices of b,
-	// valid until the request's bytes are consumed.
-	start          time.Time
-	method, target []byte
-
-	retry     poller.Timer         // re-probe after the I/O queue was full
-	parkedAt  time.Time            // when the response was handed to the I/O pool
-	fetchRun  func(*iopool.Thread) // rb.runFetch and rb.fetched, made once per buffer
-	fetchDone func()
-
-	// A cache miss looked up on the I/O pool (see lookupOnPool). path
-	// and keepAlive are written by the loop before the hand-over; entry,
-	// res and err by the pool thread, read by the loop in lookedUp.
-	path      []byte // the decoded path, copied out of the loop's pathBuf
-	keepAlive bool   // what serve decided, before a shutdown that may start meanwhile
-	entry     *fsindex.Entry
-	res       fsindex.Result
-	err       error
-	lookRun   func(*iopool.Thread) // rb.runLookup and rb.lookedUp, made once per buffer
-	lookDone  func()
-}
-
 // lingerTime and lingerBytes bound a lingering close (RFC 9112 §9.6).
 const (
 	lingerTime  = 2 * time.Second
@@ -157,7 +119,7 @@ func (w *worker) observeIOWait(d time.Duration) {
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
 	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns, maxRefusing: min(maxRefusingPerLoop, maxConns)}
-	w.bufs.Max, w.freeConns.Max = maxFree, maxFree
+	w.requests.Max, w.freeConns.Max = maxFree, maxFree
 	loop, err := poller.New(poller.Options{Counters: w.sc})
 	if err != nil {
 		return nil, err
@@ -165,7 +127,6 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	w.loop = loop
 	w.tw = transmit.NewWriter(tcfg)
 	w.tw.SetNow(time.Now())
-	w.pathBuf = make([]byte, 0, s.cfg.MaxHeaderBytes)
 	cfg := &s.cfg
 	w.headerQ = loop.NewTimerQueue(cfg.HeaderTimeout)
 	w.idleQ = loop.NewTimerQueue(cfg.IdleTimeout)
@@ -190,10 +151,10 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 
 // quietTrim is how long a loop must go without a new connection or request
 // before it trims its pools, and poolReserve what each pool keeps then.
-// The pools (read buffers, connection structs, transmit's slabs and pipes)
+// The pools (requests, connection structs, transmit's slabs and pipes)
 // grow to the most connections ever in progress at once, and would hold
-// that peak for ever: a burst of 1,000 slow clients leaves 1,000 read
-// buffers behind. Once every loop has trimmed, the server hands the freed
+// that peak for ever: a burst of 1,000 slow clients leaves 1,000 requests
+// (17 KiB each, see TestRequestSize) behind. Once every loop has trimmed, the server hands the freed
 // memory back to the kernel (Server.returnMemory).
 const (
 	quietTrim   = 5 * time.Second
@@ -233,7 +194,7 @@ func (w *worker) onQuiet() {
 	}
 	// The pools know no clock (see package lifo): the trim is this
 	// loop's, on its own one-shot timer.
-	w.bufs.Trim(poolReserve, nil)
+	w.requests.Trim(poolReserve, nil)
 	w.freeConns.Trim(poolReserve, nil)
 	w.tw.Trim(w.sc, poolReserve)
 	w.trimmed = true
@@ -254,25 +215,6 @@ func (w *worker) onTick() {
 	}
 }
 
-func (w *worker) getBuf() *reqBuf {
-	w.markBusy()
-	if rb, ok := w.bufs.Get(); ok {
-		return rb
-	}
-	rb := &reqBuf{b: make([]byte, w.srv.cfg.MaxHeaderBytes)}
-	rb.p.Limits = httpparse.Limits{MaxHeaderBytes: w.srv.cfg.MaxHeaderBytes}
-	// Made once per buffer: a method value made per use would allocate.
-	rb.retry.Func = func() { rb.c.onRetry() }
-	if w.srv.pool != nil {
-		rb.fetchRun = rb.runFetch
-		rb.fetchDone = func() { rb.c.fetched() }
-		s := w.srv
-		rb.lookRun = func(t *iopool.Thread) { rb.runLookup(s, t) }
-		rb.lookDone = func() { rb.c.lookedUp() }
-	}
-	return rb
-}
-
 // newConn takes a connection struct from the loop's free list, or makes
 // one. Reusing them keeps a server under a stream of short connections from
 // allocating per connection, and so its heap (and resident size) steady.
@@ -290,17 +232,6 @@ func (w *worker) newConn() *conn {
 // comes here (see conn.close): the pool's done still reaches it.
 func (w *worker) freeConn(c *conn) {
 	w.freeConns.Put(c)
-}
-
-// putBuf returns a buffer to the pool. The pool keeps at most maxFree buffers;
-// beyond that they go to the garbage collector, and a quiet loop trims it
-// to poolReserve (onQuiet), so a burst does not pin its peak memory.
-func (w *worker) putBuf(rb *reqBuf) {
-	rb.p.Reset()
-	rb.retry.Stop()
-	rb.c = nil
-	rb.method, rb.target = nil, nil
-	w.bufs.Put(rb)
 }
 
 // accept takes one new connection: registered once, idle timer armed. Over

@@ -4,6 +4,7 @@ package server
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/epfs/epfs/poller/iopool"
@@ -179,4 +180,55 @@ func openFds(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(ents) - 1 // ReadDir's own
+}
+
+// A connection closed while its cold range is out on the pool (stateFetch;
+// here by the shutdown timeout's closeAll) becomes an orphan: it keeps its
+// request, whose response the I/O thread reads into, until the fetch's done
+// runs, which releases the response's entry and slab. Nothing leaks: once
+// the server has stopped every descriptor it opened is closed.
+func TestClosedWhileFetchOut(t *testing.T) {
+	root := testRoot(t, false)
+	writeCold(t, root, "cold.bin", 8<<20)
+	baseline := openFds(t)
+	r := start(t, Config{Root: root})
+	// A HEAD puts the file in the cache (so the GET's lookup stays on
+	// the loop) without reading its data (so the GET's probe finds it
+	// cold).
+	h := dialRaw(t, r.addr)
+	if err := h.send([]byte("HEAD /cold.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.readAll(); err != nil || !strings.HasPrefix(out, "HTTP/1.1 200 ") {
+		t.Fatalf("HEAD: %q, %v", out, err)
+	}
+	h.close()
+	waitFor(t, "the HEAD's connection closed", func() bool { return len(r.conns(t)) == 0 })
+	c := dialRaw(t, r.addr)
+	unblock := blockPool(t, r, false)
+	if err := c.send(get("/cold.bin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cold range handed to the pool", func() bool {
+		cs := r.conns(t)
+		return len(cs) == 1 && cs[0].state == stateFetch
+	})
+	var orphan *conn
+	r.onLoop(t, 0, func(w *worker) {
+		orphan = w.conns.head
+		w.closeAll()
+		if orphan.state != stateOrphan || orphan.rq == nil {
+			t.Errorf("closed with its fetch out: state %s, request held %v; want orphan, true", orphan.waitingFor(), orphan.rq != nil)
+		}
+	})
+	c.readAll()
+	c.close()
+	unblock()
+	r.stop(t)
+	if orphan.state != stateClosed || orphan.rq != nil {
+		t.Errorf("after the fetch's done: state %s, request held %v; want closed, false", orphan.waitingFor(), orphan.rq != nil)
+	}
+	if got := openFds(t); got != baseline {
+		t.Errorf("%d descriptors open after the server stopped, want %d as before it started", got, baseline)
+	}
 }

@@ -525,11 +525,14 @@ func (rq *request) runFetch(t *iopool.Thread) {
 // orphaned). An orphan's response releases what it kept for the read; an
 // open connection sends on.
 func (c *conn) fetched() {
-	c.rq.resp.Fetched(c.w.sc)
 	if c.state == stateOrphan {
+		// The response was not Reset at close (see release): its Fetch
+		// was out. Its answer no longer matters.
+		c.rq.resp.Reset(c.w.sc)
 		c.dropOrphan()
 		return
 	}
+	c.rq.resp.Fetched(c.w.sc)
 	c.state = stateSend
 	c.w.observeIOWait(time.Since(c.rq.parkedAt))
 	c.run()
@@ -729,20 +732,21 @@ func (c *conn) end() {
 }
 
 // release drops the response's file reference, the request and the timers.
-// An orphan keeps its request: a pool thread still reads into its response,
-// or writes the lookup's answer into it. With a fetch out, the response
-// keeps its entry until fetched runs; with a lookup out, lookedUp releases
-// the entry the lookup took.
+// An orphan keeps its request, response and all: a pool thread still reads
+// with its response's entry (the connection, not the response, knows a
+// Fetch is out: stateFetch, then stateOrphan), or writes the lookup's
+// answer into it. fetched resets the response; lookedUp releases the entry
+// the lookup took.
 func (c *conn) release() {
 	c.timer.Stop()
 	if c.rq == nil {
 		return
 	}
 	c.rq.retry.Stop()
-	c.rq.resp.Reset(c.w.sc)
 	if c.state == stateOrphan {
 		return
 	}
+	c.rq.resp.Reset(c.w.sc)
 	c.w.putRequest(c.rq)
 	c.rq = nil
 }

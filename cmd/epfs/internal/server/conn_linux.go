@@ -130,7 +130,8 @@ var closeReasonNames = [numCloseReasons]string{
 	"done", "eof", "header_timeout", "idle_timeout", "write_timeout", "aborted", "error", "shutdown", "refused",
 }
 
-// conn is one client connection. Its fields are its state machine:
+// conn is one client connection: its state (what it waits for), the
+// request in flight if any, and the facts the transitions read.
 type conn struct {
 	w      *worker
 	fd     int
@@ -148,7 +149,7 @@ type conn struct {
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
 
-	discard int64 // stateBody: request body bytes still to read and drop before the next request
+	discard int64 // request body bytes to drop before the next request: set by serve, dropped in stateBody
 	linger  bool  // unread input may follow: close with a lingering close
 	lingerN int   // stateLinger: bytes discarded while lingering
 

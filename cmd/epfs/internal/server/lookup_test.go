@@ -3,8 +3,10 @@
 package server
 
 import (
+	"bytes"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/epfs/epfs/poller/iopool"
@@ -230,5 +232,66 @@ func TestClosedWhileFetchOut(t *testing.T) {
 	}
 	if got := openFds(t); got != baseline {
 		t.Errorf("%d descriptors open after the server stopped, want %d as before it started", got, baseline)
+	}
+}
+
+// syncBuffer is an io.Writer the access log's sink goroutine writes to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A request whose lookup is out on the pool is one value: while it waits,
+// the loop parses and answers another connection's request, and when the
+// pool hands it back it is answered from its own head (its Range field),
+// its own path, and logged with its own method and target, none of it
+// parsed again.
+func TestLookupOutKeepsItsRequest(t *testing.T) {
+	var log syncBuffer
+	r := start(t, Config{Root: testRoot(t, false), AccessLog: &log})
+	other := dialRaw(t, r.addr)
+	other.roundTrip(t, get("/hello.txt"), 200) // now a cache hit, answered on the loop
+	var once sync.Once
+	gate := blockPool(t, r, false)
+	unblock := func() { once.Do(gate) }
+	defer unblock() // a failure below must not leave the pool blocked and the stop hung
+	c := dialRaw(t, r.addr)
+	if err := c.send([]byte("GET /large.bin?v=1 HTTP/1.1\r\nHost: t\r\nRange: bytes=10-19\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lookup handed to the pool", func() bool { h, _ := r.lookups(t); return h == 1 })
+	if n := other.roundTrip(t, []byte("GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\n\r\n"), 206); n != 5 {
+		t.Errorf("the other connection's range: %d bytes, want 5", n)
+	}
+	unblock()
+	status, n, err := c.response()
+	if err != nil || status != 206 || n != 10 {
+		t.Fatalf("the request whose lookup was out: %d, %d body bytes, %v; want 206 and 10", status, n, err)
+	}
+	waitFor(t, "three access-log lines", func() bool { return strings.Count(log.String(), "\n") >= 3 })
+	var found bool
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, `"path":"/large.bin?v=1"`) {
+			found = true
+			if !strings.Contains(line, `"method":"GET"`) || !strings.Contains(line, `"status":206`) {
+				t.Errorf("access-log line of the pooled lookup: %s; want GET, 206", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access-log line for /large.bin?v=1 in:\n%s", log.String())
 	}
 }

@@ -255,15 +255,14 @@ func (s *syncBuffer) String() string {
 }
 
 // A request whose lookup is out on the pool is one value: while it waits,
-// the loop parses and answers another connection's request, and when the
-// pool hands it back it is answered from its own head (its Range field),
-// its own path, and logged with its own method and target, none of it
-// parsed again.
+// the loop parses and answers another connection's request (with other
+// fields), and when the pool hands it back it is answered from its own head
+// (its Range field), its own path, and logged with its own method and
+// target, none of it parsed again.
 func TestLookupOutKeepsItsRequest(t *testing.T) {
 	var log syncBuffer
 	r := start(t, Config{Root: testRoot(t, false), AccessLog: &log})
 	other := dialRaw(t, r.addr)
-	other.roundTrip(t, get("/hello.txt"), 200) // now a cache hit, answered on the loop
 	var once sync.Once
 	gate := blockPool(t, r, false)
 	unblock := func() { once.Do(gate) }
@@ -273,15 +272,16 @@ func TestLookupOutKeepsItsRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the lookup handed to the pool", func() bool { h, _ := r.lookups(t); return h == 1 })
-	if n := other.roundTrip(t, []byte("GET /hello.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\n\r\n"), 206); n != 5 {
-		t.Errorf("the other connection's range: %d bytes, want 5", n)
-	}
+	// The asterisk-form needs no lookup: the loop parses and answers it
+	// whatever the pool does (a cached path would go to the blocked pool
+	// once its entry is due for revalidation).
+	other.roundTrip(t, []byte("OPTIONS * HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\n\r\n"), 204)
 	unblock()
 	status, n, err := c.response()
 	if err != nil || status != 206 || n != 10 {
 		t.Fatalf("the request whose lookup was out: %d, %d body bytes, %v; want 206 and 10", status, n, err)
 	}
-	waitFor(t, "three access-log lines", func() bool { return strings.Count(log.String(), "\n") >= 3 })
+	waitFor(t, "two access-log lines", func() bool { return strings.Count(log.String(), "\n") >= 2 })
 	var found bool
 	for _, line := range strings.Split(log.String(), "\n") {
 		if strings.Contains(line, `"path":"/large.bin?v=1"`) {

@@ -99,7 +99,7 @@ func (x *Index) fileEntry(c *syscount.Counters, key, openPath string, fd int, st
 	e.key = strings.Clone(key)
 	e.openPath = openPath
 	e.result = Found
-	e.ContentType = ContentType(openPath)
+	e.ContentType = lookupType(x.opts.ContentTypes, openPath)
 	e.refs.Store(1)
 	e.checked.Store(now)
 	if x.opts.Precompressed {

@@ -51,6 +51,12 @@
 //     device): it is then opened with O_NONBLOCK|O_NOCTTY, so it neither
 //     blocks nor becomes a controlling terminal, and refused by the check.
 //     Revalidation resolves with O_PATH and opens nothing at all.
+//   - Content types. An entry's ContentType comes from the extension of the
+//     file actually opened (an index file's, not the directory URL's), looked
+//     up once when the entry is built in Options.ContentTypes, or in the
+//     built-in table (ContentType) by default. ContentTypes layers a system
+//     table (ParseMimeTypes) under the built-in one and overrides above both.
+//     The bytes of a file are never sniffed.
 //   - References. Lookup returns an Entry only with Found or Listing, holding
 //     one reference for the caller, who calls Release exactly once when the
 //     response no longer needs Fd or Body. The cache holds its own reference

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/epfs/epfs/fsindex"
 	"github.com/epfs/epfs/poller/syscount"
@@ -105,4 +106,22 @@ func ExampleIndex_LookupCached() {
 	// /hello.txt found looked up off the loop
 	// /hello.txt found from the cache
 	// opens on the loop: 0 on the worker: true
+}
+
+// A Content-Type table as epfs serve builds one: the system's table fills
+// in what the built-in one lacks, never overriding it; the operator's word
+// wins over both.
+func ExampleContentTypes() {
+	system, skipped, err := fsindex.ParseMimeTypes(strings.NewReader("application/x-thing thing\ntext/x-other html\n"))
+	if err != nil {
+		panic(err)
+	}
+	table := fsindex.ContentTypes(system, map[string]string{"vtt": "text/vtt"})
+	fmt.Println(skipped, table["thing"])
+	fmt.Println(table["html"])
+	fmt.Println(table["vtt"])
+	// Output:
+	// 0 application/x-thing
+	// text/html; charset=utf-8
+	// text/vtt
 }

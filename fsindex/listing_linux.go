@@ -3,11 +3,13 @@
 package fsindex
 
 import (
+	"bytes"
 	"hash/fnv"
-	"html"
+	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -24,83 +26,176 @@ const (
 	maxListingBytes = 1 << 20
 )
 
+// listingPage is the listing's HTML. html/template escapes every name by
+// its context: in the link, after url.PathEscape, for the attribute; in
+// the text, for HTML. The page has no script, and its style is inline so
+// the listing is one response; the viewport line keeps it legible on a
+// phone.
+var listingPage = template.Must(template.New("listing").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Index of {{.Path}}</title>
+<style>
+body{font:15px/1.4 system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 .75rem;color:#222;background:#fff}
+h1{font-size:1.2rem;word-break:break-all}
+table{border-collapse:collapse;width:100%}
+th,td{padding:.3rem .5rem;text-align:left;border-bottom:1px solid #ddd}
+th{font-weight:600}
+td:nth-child(2),th:nth-child(2){text-align:right;white-space:nowrap}
+td:nth-child(3){white-space:nowrap}
+a{color:#0645ad;text-decoration:none;word-break:break-all}
+a:hover{text-decoration:underline}
+tr.dir a{font-weight:600}
+small{color:#666}
+@media (max-width:40rem){td:nth-child(3),th:nth-child(3){display:none}}
+@media (prefers-color-scheme:dark){body{color:#ddd;background:#111}th,td{border-color:#333}a{color:#8ab4f8}small{color:#999}}
+</style></head>
+<body><h1>Index of {{.Path}}</h1>
+<table>
+<thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead>
+<tbody>
+{{if .Parent}}<tr class="dir"><td><a href="../">../</a></td><td></td><td></td></tr>
+{{end}}{{range .Rows}}<tr class="{{.Kind}}"><td><a href="{{.Href}}">{{.Name}}</a>{{if eq .Kind "link"}} <small>symlink</small>{{end}}</td>
+{{- if eq .Kind "file"}}<td data-bytes="{{.Bytes}}">{{.Size}}</td>{{else}}<td>-</td>{{end -}}
+<td><time datetime="{{.ISO}}">{{.When}}</time></td></tr>
+{{end}}</tbody></table>
+{{if .Truncated}}<p>Listing truncated after the first {{len .Rows}} names.</p>
+{{end}}</body></html>
+`))
+
+// listingRow is one name of a listing as the page shows it.
+type listingRow struct {
+	Name  string // the name, "/" added for a directory
+	Href  string // "./" and the name, path-escaped ("./" so "javascript:x" cannot read as a scheme)
+	Kind  string // dir, file or link: the row's class, and what is shown about it
+	Bytes int64  // a file's exact size
+	Size  string // a file's size for people: 5 B, 1.5 KiB, 12 MiB
+	ISO   string // modification time, RFC 3339 in UTC
+	When  string // modification time for people, to the minute, in UTC
+	key   string // the name, for sorting
+}
+
+// listingRowMax bounds a row's bytes beyond ten per byte of its name: a
+// name byte becomes at most "%XX" in the link and then, HTML-escaped, at
+// most five bytes, and at most five in the text ("&#34;").
+const listingRowMax = 320
+
 // listing builds the HTML listing of the directory open on dirfd, whose
 // URL path is key, and returns with it the newest modification time among
-// the entries listed. Names are sorted bytewise; dotfiles are left out
+// the entries listed. Directories come first, then everything else, each
+// sorted by name without regard to ASCII case (bytewise between names that
+// differ only in case), as a person scans a listing. Dotfiles are left out
 // unless allowed, and so are FIFOs, sockets and devices, which are never
-// served. Each name is escaped twice over: for the URL (url.PathEscape,
-// behind "./" so a name like "javascript:x" cannot read as a scheme) and
-// for HTML. Entries are stat'ed with AT_SYMLINK_NOFOLLOW relative to
-// dirfd, so a symlink pointing out of the root shows nothing about its
-// target. Past maxListed names or x.listMax bytes the listing ends with a
-// note saying after how many names it stops.
+// served. Entries are stat'ed with AT_SYMLINK_NOFOLLOW relative to dirfd,
+// so a symlink is shown as one and nothing about its target shows, even
+// when it points out of the root. Past maxListed names, or past the rows
+// that fit in x.listMax bytes, the listing ends with a note saying after
+// how many names it stops.
 func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool) ([]byte, time.Time, error) {
 	var newest time.Time
 	names, truncated, err := readNames(c, dirfd, x.opts.AllowDotfiles)
 	if err != nil {
 		return nil, newest, err
 	}
-	slices.Sort(names)
-	title := html.EscapeString(key)
-	// The tail (table end, the note, the document end) always fits: rows
-	// stop this far short of the bound.
-	const tail = 256
-	limit := int(x.listMax) - tail
-	b := make([]byte, 0, min(512+len(names)*160, int(x.listMax)))
-	b = append(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of "...)
-	b = append(b, title...)
-	b = append(b, "</title></head>\n<body><h1>Index of "...)
-	b = append(b, title...)
-	b = append(b, "</h1>\n<table>\n"...)
-	if !atRoot {
-		b = append(b, "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n"...)
-	}
-	for i, name := range names {
-		// A row is at most ten bytes per byte of the name (in the link,
-		// a byte becomes "%XX" or, HTML-escaped, up to five bytes; in the
-		// text up to five) and its fixed text, size and time.
-		if len(b)+10*len(name)+160 > limit {
-			truncated = true
-			names = names[:i]
-			break
-		}
+	rows := make([]listingRow, 0, len(names))
+	for _, name := range names {
 		var st unix.Stat_t
 		if c.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
 			continue // gone since getdents
 		}
-		suffix, size := "", "-"
+		r := listingRow{Name: name, key: name, Href: "./" + url.PathEscape(name)}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			suffix = "/"
+			r.Kind, r.Name, r.Href = "dir", name+"/", r.Href+"/"
 		case unix.S_IFREG:
-			size = strconv.FormatInt(st.Size, 10)
+			r.Kind, r.Bytes, r.Size = "file", st.Size, humanSize(st.Size)
 		case unix.S_IFLNK:
+			r.Kind = "link"
 		default:
 			continue
 		}
-		b = append(b, "<tr><td><a href=\"./"...)
-		b = append(b, html.EscapeString(url.PathEscape(name))...)
-		b = append(b, suffix...)
-		b = append(b, "\">"...)
-		b = append(b, html.EscapeString(name)...)
-		b = append(b, suffix...)
-		b = append(b, "</a></td><td>"...)
-		b = append(b, size...)
-		b = append(b, "</td><td>"...)
-		mt := time.Unix(st.Mtim.Sec, 0)
+		mt := time.Unix(st.Mtim.Sec, 0).UTC()
 		if mt.After(newest) {
 			newest = mt
 		}
-		b = mt.UTC().AppendFormat(b, "2006-01-02 15:04:05")
-		b = append(b, "</td></tr>\n"...)
+		r.ISO, r.When = mt.Format(time.RFC3339), mt.Format("2006-01-02 15:04")
+		rows = append(rows, r)
 	}
-	b = append(b, "</table>\n"...)
-	if truncated {
-		b = append(b, "<p>Listing truncated after the first "...)
-		b = strconv.AppendInt(b, int64(len(names)), 10)
-		b = append(b, " names.</p>\n"...)
+	slices.SortFunc(rows, compareRows)
+	// The page without rows, and the note, always fit: rows stop where
+	// the next one could pass the bound.
+	size := listingPageMax + 2*len(key)*5
+	for i, r := range rows {
+		if size += 10*len(r.key) + listingRowMax; size > int(x.listMax) {
+			truncated, rows = true, rows[:i]
+			break
+		}
 	}
-	return append(b, "</body></html>\n"...), newest, nil
+	var b bytes.Buffer
+	b.Grow(min(size, int(x.listMax)))
+	err = listingPage.Execute(&b, struct {
+		Path      string
+		Parent    bool
+		Rows      []listingRow
+		Truncated bool
+	}{key, !atRoot, rows, truncated})
+	return b.Bytes(), newest, err
+}
+
+// listingPageMax bounds the page's bytes besides its rows and the escaped
+// path: the head with its style, the table's head, the parent's row, the
+// note and the end.
+const listingPageMax = 2 << 10
+
+// compareRows orders directories before everything else, then by name
+// folded to lower case, then bytewise.
+func compareRows(a, b listingRow) int {
+	if ad, bd := a.Kind == "dir", b.Kind == "dir"; ad != bd {
+		if ad {
+			return -1
+		}
+		return 1
+	}
+	if c := compareFold(a.key, b.key); c != 0 {
+		return c
+	}
+	return strings.Compare(a.key, b.key)
+}
+
+// compareFold compares ASCII-case-folded, without allocating.
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := a[i], b[i]
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return int(ca) - int(cb)
+		}
+	}
+	return len(a) - len(b)
+}
+
+// humanSize writes a size in bytes as a person reads it, in binary units
+// (IEC 80000-13): whole bytes below 1 KiB, one decimal below 10 of a unit,
+// whole units above.
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v, unit := float64(n), 0
+	const units = "KMGTPE"
+	for v /= 1024; v >= 1024 && unit < len(units)-1; v /= 1024 {
+		unit++
+	}
+	prec := 0
+	if v < 10 {
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + " " + units[unit:unit+1] + "iB"
 }
 
 // readNames reads the names in the directory open on dirfd with getdents64,

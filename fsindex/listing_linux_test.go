@@ -3,13 +3,15 @@
 package fsindex
 
 import (
-	htmlpkg "html"
+	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/epfs/epfs/internal/listingtest"
 )
 
 func TestListing(t *testing.T) {
@@ -50,23 +52,40 @@ func TestListing(t *testing.T) {
 			`href="./space%20name.txt"`,
 			`href="./100%25.txt"`,
 			`href="./zdir/">zdir/</a>`,
-			`<td>5</td>`, // the size of "space name.txt"
+			`<td data-bytes="5">5 B</td>`, // the size of "space name.txt"
+			`<meta name="viewport"`,
+			`<th>Name</th><th>Size</th>`,
 		} {
 			if !strings.Contains(html, good) {
 				t.Errorf("listing lacks %q:\n%s", good, html)
 			}
 		}
-		// Sorted bytewise by name, every href relative.
-		var names []string
-		for _, m := range regexp.MustCompile(`<a href="([^"]*)">([^<]*)</a>`).FindAllStringSubmatch(html, -1) {
-			if !strings.HasPrefix(m[1], "./") {
-				t.Errorf("href %q is not relative", m[1])
-			}
-			names = append(names, htmlpkg.UnescapeString(m[2]))
+		// Parsed as a browser would: directories first, then the rest,
+		// each by name without case; every link relative and naming its
+		// row's text; the symlink marked as one.
+		page, err := listingtest.Parse(html)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := 1; i < len(names); i++ {
-			if names[i-1] >= names[i] {
-				t.Errorf("not sorted: %q before %q", names[i-1], names[i])
+		var names []string
+		for _, r := range page.Rows {
+			if !strings.HasPrefix(r.Name, "new-") { // added below, by the other resolver's run
+				names = append(names, r.Name)
+			}
+			if !strings.HasPrefix(r.Href, "./") {
+				t.Errorf("href %q is not relative", r.Href)
+			}
+			if u, err := url.PathUnescape(strings.TrimPrefix(r.Href, "./")); err != nil || u != r.Name {
+				t.Errorf("href %q does not name %q", r.Href, r.Name)
+			}
+		}
+		want := []string{"<script>x</", "zdir/", `"'&<b>.txt`, "100%.txt", "javascript:alert(1)", "link", "space name.txt"}
+		if !slices.Equal(names, want) {
+			t.Errorf("listing order:\n got %q\nwant %q", names, want)
+		}
+		for _, r := range page.Rows {
+			if got, want := r.Class, map[bool]string{true: "link", false: r.Class}[r.Name == "link"]; got != want || strings.HasSuffix(r.Name, "/") != (got == "dir") {
+				t.Errorf("row %q has class %q", r.Name, got)
 			}
 		}
 		if r, body, _ := lookup(t, x, "/<script>x</script>.txt"); r != Found || body != "xss" {
@@ -173,7 +192,7 @@ func TestListingShared(t *testing.T) {
 		before := x.ListingsBuilt()
 		must(t, os.WriteFile(filepath.Join(root, "d/a.txt"), []byte("12345"), 0o644))
 		e, _, _ := x.Lookup(nil, "/d/")
-		if e == held[0] || e.ETag == held[0].ETag || !strings.Contains(string(e.Body), "<td>5</td>") {
+		if e == held[0] || e.ETag == held[0].ETag || !strings.Contains(string(e.Body), `data-bytes="5"`) {
 			t.Errorf("after a.txt grew: same entry %v, ETag %s (was %s), body %q", e == held[0], e.ETag, held[0].ETag, e.Body)
 		}
 		if got := x.ListingsBuilt() - before; got != 1 {
@@ -230,5 +249,17 @@ func TestListingBudget(t *testing.T) {
 	}
 	if r, _, _ := lookup(t, x, "/d/"); r != Listing {
 		t.Errorf("after the holders let go: %v, want a listing", r)
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 5: "5 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 10 << 10: "10 KiB",
+		1<<20 - 1: "1024 KiB", 1 << 20: "1.0 MiB", 8 << 20: "8.0 MiB", 100 << 20: "100 MiB",
+		5 << 30: "5.0 GiB", 3 << 40: "3.0 TiB", 1<<63 - 1: "8.0 EiB",
+	} {
+		if got := humanSize(n); got != want {
+			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

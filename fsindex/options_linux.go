@@ -53,6 +53,13 @@ type Options struct {
 	// NegativeValid is how long a miss (NotFound or Forbidden) is
 	// remembered. Default 1 s; negative: misses are not cached.
 	NegativeValid time.Duration
+
+	// ContentTypes maps a lower-case extension, without its dot, to the
+	// Content-Type of the files that have it; ContentTypes builds one
+	// from the built-in table, a system table and overrides. It is read
+	// once per cache entry, never per request. Default (nil): the built-in
+	// table alone.
+	ContentTypes map[string]string
 }
 
 // The defaults, as documented on Options.
@@ -70,6 +77,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Index == "" {
 		o.Index = DefaultIndex
+	}
+	if o.ContentTypes == nil {
+		o.ContentTypes = contentTypes
 	}
 	if o.SmallFileMax == 0 {
 		o.SmallFileMax = DefaultSmallFileMax

@@ -64,6 +64,18 @@
 //   - Counters are written only by the loop (an atomic load and store, no
 //     lock prefix) and may be read by anyone at any time.
 //
+// # Waiting
+//
+// Each pass begins with epoll_wait and a zero timeout, which cannot sleep and
+// is made without the Go scheduler's syscall path, so a busy loop keeps its P
+// from one batch to the next. Only when that poll returns nothing and no
+// handler is requeued does the loop make the blocking wait (until the next
+// timer, or without limit when none is armed), through the scheduler, which
+// then lends the P to other goroutines. An idle loop with no timer armed
+// sleeps in that one call until something happens: no tick of its own. The
+// sleeps are counted ([syscount.Sleeps]); with the poll before each, a loop
+// that sleeps after every batch makes two epoll_wait calls per wakeup.
+//
 // # Stopping
 //
 // Stop wakes the loop; Run finishes its current pass, runs any function that

@@ -389,3 +389,55 @@ func TestRegisterOnce(t *testing.T) {
 		t.Fatalf("epoll_ctl calls for 200 round trips: %d, want 1", d)
 	}
 }
+
+// The loop sleeps only after a zero-timeout poll found nothing: each wakeup
+// of an idle loop costs the blocking epoll_wait that returns it and one
+// empty poll before the next sleep, and a loop with a handler requeued on
+// every pass never sleeps at all.
+func TestLoopPollsBeforeItSleeps(t *testing.T) {
+	l := startLoop(t)
+	c := l.Counters()
+	asleep := func(n uint64) func() bool { return func() bool { return c.Tally(syscount.Sleeps) == n } }
+	// Nothing but these Submits wakes this loop: once it sleeps, it stays
+	// asleep until the next one.
+	settle(t, "first sleep", asleep(1))
+	sleeps, waits := c.Tally(syscount.Sleeps), c.Total(syscount.EpollWait)
+	const rounds = 5
+	for i := range uint64(rounds) {
+		l.Submit(func() {})
+		settle(t, "sleep after a wakeup", asleep(sleeps+i+1))
+	}
+	if d := c.Total(syscount.EpollWait) - waits; d != 2*rounds {
+		t.Errorf("%d wakeups made %d epoll_wait calls, want %d (the wait that woke, the poll before the next sleep)", rounds, d, 2*rounds)
+	}
+
+	// Requeued on every pass for 1000 passes: zero-timeout polls only.
+	sleeps, waits = c.Tally(syscount.Sleeps), c.Total(syscount.EpollWait)
+	done := make(chan struct{})
+	var passes int
+	var id poller.ID
+	a, _ := socketpair(t)
+	h := poller.HandlerFunc(func(ev poller.Events) {
+		if passes++; passes == 1000 {
+			close(done)
+			return
+		}
+		l.Requeue(id, ev)
+	})
+	on(t, l, func() {
+		var err error
+		if id, err = l.Add(a, h); err != nil {
+			t.Error(err)
+		}
+	})
+	<-done
+	on(t, l, func() {})
+	// The Add's own event and the two Submits (on) may each wake the loop:
+	// at most three sleeps, against one per pass were the loop to block.
+	if d := c.Tally(syscount.Sleeps) - sleeps; d > 3 {
+		t.Errorf("%d sleeps over 1000 requeued passes, want at most 3", d)
+	}
+	if d := c.Total(syscount.EpollWait) - waits; d < 1000 {
+		t.Errorf("%d epoll_wait calls over 1000 passes, want one per pass at least", d)
+	}
+}

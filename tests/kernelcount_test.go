@@ -348,7 +348,7 @@ func scrapeLoops(t *testing.T, url string) map[string]*loopCounts {
 }
 
 // settleLoops waits until no connection is open and the counters (other
-// than epoll_wait, which the one-second tick moves) stop moving, and
+// than epoll_wait, which the Date tick and the scrapes' timing move) stop moving, and
 // returns the last scrape.
 func settleLoops(t *testing.T, url string) map[string]*loopCounts {
 	t.Helper()

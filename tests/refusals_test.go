@@ -218,6 +218,13 @@ func TestMaxConnsRefusalArrives(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			// The next batch starts once the server has closed this one's
+			// refusals: Go's Transport closes a connection on its own
+			// goroutine after the body is read, so a client may be done
+			// while its socket, and the server's lingering close, are not.
+			// With maxRefusing (here 4) still lingering, a fresh refusal is
+			// answered at once, unsolicited, by design (TestMaxConnsFloodBounded).
+			waitFor(t, "the batch's refusals closed", func() bool { return w.counter(t, "epfs_connections_refusing") == 0 })
 		}
 	}
 	run("go", refusals, batch, func() (bool, string) { return refusedGo("http://"+w.addr, false) })

@@ -455,8 +455,9 @@ func TestServeAccessLog(t *testing.T) {
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
 	}
-	// Lines reach the file within about a second (each loop flushes its
-	// buffer once a second, so a loop never waits on the disk).
+	// Lines reach the file within about a second (each loop hands its
+	// buffer to the writer a second after its first line, by a one-shot
+	// timer, so a loop never waits on the disk).
 	var lines []string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -590,6 +591,12 @@ func TestServeStartupErrors(t *testing.T) {
 		{[]string{"--pprof"}, 2, "epfs: --pprof: needs --admin-listen"},
 		{[]string{"--cache-control", "a\x01b"}, 2, `epfs: --cache-control "a\x01b": want a field value without control characters`},
 		{[]string{"--bogus"}, 2, "epfs: --bogus: unknown flag (see 'epfs serve --help')"},
+		{[]string{"--mime-type", "vtt"}, 2, "epfs: --mime-type vtt: want EXT=TYPE, such as vtt=text/vtt"},
+		{[]string{"--mime-type", "vtt=text"}, 2, "epfs: --mime-type vtt=text: want EXT=TYPE, such as vtt=text/vtt (not a media type: no type/subtype)"},
+		{[]string{"--mime-type", "tar.gz=application/gzip"}, 2, "epfs: --mime-type tar.gz=application/gzip: want EXT=TYPE"},
+		{[]string{"--mime-type", "x=text/plain\r\nSet-Cookie: a=b"}, 2, `epfs: --mime-type "x=text/plain\r\nSet-Cookie: a=b": want EXT=TYPE, such as vtt=text/vtt (control character '\r' in a media type)`},
+		{[]string{"--mime-type", "x=a/b,X=c/d"}, 2, "epfs: --mime-type X=c/d: want one type per extension, and x already has a/b"},
+		{[]string{"--mime-types-file", "/no/such/mime.types"}, 1, "epfs: --mime-types-file /no/such/mime.types: no such file or directory"},
 	} {
 		args := append([]string{"serve", "--root", f.root, "--listen", "127.0.0.1:0"}, tc.args...)
 		code, out := runEpfs(t, args...)
@@ -735,6 +742,13 @@ func TestServeMetricsAndTrace(t *testing.T) {
 	if _, ok := after["epfs_epoll_wait_events"]; !ok {
 		t.Error("no epoll_wait histogram")
 	}
+	// The loop thread has slept at least once (a blocking epoll_wait is a
+	// voluntary switch), and both kinds are exported.
+	if cs := after["epfs_loop_context_switches_total"]; len(cs.GetMetric()) != 2 {
+		t.Errorf("epfs_loop_context_switches_total: %v, want one series per kind for the one loop", cs)
+	} else if metric(after, "epfs_loop_context_switches_total", "loop", "0", "kind", "voluntary") < 1 {
+		t.Error("the loop thread has no voluntary context switch")
+	}
 	if r, err := http.Get(strings.TrimSuffix(admin, "/metrics") + "/debug/pprof/"); err != nil || r.StatusCode != 200 {
 		t.Errorf("--pprof: %v", err)
 	} else {
@@ -781,6 +795,27 @@ func TestServeMetricsAndTrace(t *testing.T) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Trace lines are at trace level, and name an errno as the kernel
+	// does: the accept4 that drains the queue ends with EAGAIN.
+	eagain := false
+	for _, l := range tp.logLines() {
+		if l["message"] != "syscall" {
+			continue
+		}
+		if l["level"] != "trace" {
+			t.Errorf("trace line at level %v: %v", l["level"], l)
+			break
+		}
+		if e, ok := l["errno"].(string); ok {
+			if !strings.HasPrefix(e, "E") || strings.Contains(e, " ") {
+				t.Errorf("errno %q: want the kernel's name, such as EAGAIN", e)
+			}
+			eagain = eagain || e == "EAGAIN"
+		}
+	}
+	if !eagain {
+		t.Error("no trace line with errno EAGAIN")
 	}
 	s := strings.Join(story, " ")
 	// Before the first accept4 come the start-up registrations.

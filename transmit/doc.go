@@ -8,7 +8,7 @@
 // One Writer per loop, one Response per connection (embedded in it):
 //
 //	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"})
-//	// a 1 s loop timer: w.SetNow(time.Now())
+//	// before planning, with a Date more than a second old: w.SetNow(time.Now())
 //
 //	// a request was parsed and looked up:
 //	conn.resp.Plan(w, &req, path, query, e, res, req.KeepAlive)

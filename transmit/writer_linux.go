@@ -78,9 +78,11 @@ func NewWriter(cfg Config) *Writer {
 // NewWriter instead. It will be removed before v1.
 func (w *Writer) Config() Config { return w.cfg }
 
-// SetNow sets the time the Date field shows. The server calls it from a
-// one-second loop timer; the value is re-formatted only when the second
-// changes, so a call costs a comparison. RFC 9110 §6.6.1 asks for the time
+// SetNow sets the time the Date field shows. The server calls it when a
+// request begins after a quiet second and from a one-shot loop timer while
+// requests keep coming, so an idle loop keeps no timer for it; the value
+// is re-formatted only when the second changes, so a call costs a
+// comparison. RFC 9110 §6.6.1 asks for the time
 // the message was generated, to the second: a Date up to a second old is
 // within that resolution.
 func (w *Writer) SetNow(t time.Time) {

@@ -24,6 +24,7 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "listen", Value: cli.NewStringSlice(":8080"), Usage: "address to listen on, repeatable or comma-separated: host:port, [::]:port or unix:/path", EnvVars: []string{"EPFS_LISTEN"}},
 		&cli.BoolFlag{Name: "reuse-port", Usage: "start even if another process serves a --listen TCP port, sharing it by SO_REUSEPORT (a planned overlap for a restart without socket activation)", EnvVars: []string{"EPFS_REUSE_PORT"}},
 		&cli.IntFlag{Name: "loops", Value: 0, DefaultText: "CPU count", Usage: "event loops, one goroutine locked to a thread each", EnvVars: []string{"EPFS_LOOPS"}},
+		&cli.IntFlag{Name: "gomaxprocs", Value: 0, DefaultText: "loops + 1", Usage: "Ps of the Go scheduler (GOMAXPROCS); keep it above --loops, so that a P is free while every loop works", EnvVars: []string{"EPFS_GOMAXPROCS"}},
 		&cli.IntFlag{Name: "max-conns", Value: server.DefaultMaxConns, Usage: "open connections at most; beyond it new ones get 503 and are closed", EnvVars: []string{"EPFS_MAX_CONNS"}},
 		&cli.DurationFlag{Name: "header-timeout", Value: server.DefaultHeaderTimeout, Usage: "time from a request's first byte to the end of its head", EnvVars: []string{"EPFS_HEADER_TIMEOUT"}},
 		&cli.DurationFlag{Name: "idle-timeout", Value: server.DefaultIdleTimeout, Usage: "keep-alive connection with no request in progress", EnvVars: []string{"EPFS_IDLE_TIMEOUT"}},
@@ -35,6 +36,8 @@ func serveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
 		&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
 		&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
+		&cli.StringFlag{Name: "mime-types-file", Value: defaultMimeTypesFile, Usage: "system table (mime.types(5)) for extensions the built-in table does not know, read at start-up when present (empty: none)", EnvVars: []string{"EPFS_MIME_TYPES_FILE"}, TakesFile: true},
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
 		&cli.StringFlag{Name: "server-header", Value: "epfs", Usage: "Server field value (empty: none)", EnvVars: []string{"EPFS_SERVER_HEADER"}},
 		&cli.StringFlag{Name: "transmit", Value: "sendfile", Usage: "body strategy: sendfile, splice or copy", EnvVars: []string{"EPFS_TRANSMIT"}},
@@ -71,6 +74,8 @@ type serveOptions struct {
 	adminListen string
 	pprof       bool
 	reusePort   bool
+	types       typeTable
+	gomaxprocs  int // 0: chosen by setProcs
 }
 
 // serveConfig reads and checks every flag of `epfs serve`, once, before
@@ -104,6 +109,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 		adminListen: c.String("admin-listen"),
 		pprof:       c.Bool("pprof"),
 		reusePort:   c.Bool("reuse-port"),
+		gomaxprocs:  c.Int("gomaxprocs"),
 	}
 	switch c.NArg() {
 	case 0:
@@ -137,6 +143,9 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	if c.IsSet("loops") && o.Loops == 0 {
 		return o, badValue("--loops", "0", "want 1 to 1024")
 	}
+	if n := o.gomaxprocs; (c.IsSet("gomaxprocs") && n == 0) || n < 0 || n > 1025 {
+		return o, badValue("--gomaxprocs", fmt.Sprint(n), "want 1 to 1025")
+	}
 	for _, flag := range []string{"header-timeout", "idle-timeout", "write-timeout", "shutdown-timeout", "admin-idle-timeout"} {
 		if c.IsSet(flag) && c.Duration(flag) <= 0 {
 			return o, badValue("--"+flag, c.Duration(flag).String(), "want a positive duration such as 10s")
@@ -169,7 +178,13 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	if err := o.Validate(); err != nil {
 		return o, usageErr{msg: err.Error()}
 	}
-	return o, checkRoot(&o.Config)
+	if err := checkRoot(&o.Config); err != nil {
+		return o, err
+	}
+	var err error
+	o.types, err = contentTypes(c)
+	o.ContentTypes = o.types.types
+	return o, err
 }
 
 // checkRoot fails at start-up, with the flag's name, when the root is not a
@@ -222,6 +237,7 @@ func runServe(c *cli.Context) error {
 	if err := accessLog(c.String("access-log"), &o.Config); err != nil {
 		return err
 	}
+	procs := setProcs(o.Loops, o.gomaxprocs)
 	// A service manager may hand the listening sockets in (socket
 	// activation); then --listen is ignored.
 	inherited, names, err := server.Activation()
@@ -242,6 +258,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	logProcs(log, procs, o.Loops)
 
 	if o.adminListen != "" {
 		ln, err := net.Listen("tcp", o.adminListen)
@@ -252,6 +269,8 @@ func runServe(c *cli.Context) error {
 		defer admin.Close()
 		log.Info().Str("addr", ln.Addr().String()).Str("metrics", "http://"+ln.Addr().String()+"/metrics").Msg("admin listening")
 	}
+	log.Info().Str("file", o.types.file).Int("from_file", o.types.fromFile).Int("skipped", o.types.skipped).
+		Int("overrides", o.types.overrides).Msg("content types")
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)

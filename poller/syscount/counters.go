@@ -137,12 +137,14 @@ const (
 	BytesRead                 // bytes returned by read
 	BytesWritten              // bytes accepted by write and writev
 	BytesSent                 // bytes moved by sendfile and splice
+	Sleeps                    // blocking epoll waits: a loop found nothing ready and slept
 	NumEvents                 // the number of Event values; not an event
 )
 
 var eventNames = [NumEvents]string{
 	"epoll_events", "stale_events", "wakeups", "submitted", "timers_fired",
 	"accepted", "accept_pauses", "bytes_read", "bytes_written", "bytes_sent",
+	"sleeps",
 }
 
 // String returns the tally's snake_case name, as used in metric names.
@@ -173,7 +175,8 @@ type TraceFunc func(Record)
 
 // NumWaitBuckets is the number of buckets in the histogram of events
 // returned per epoll_wait. Bucket 0 counts waits that returned no event
-// (timeouts and interruptions); bucket i ≥ 1 counts waits that returned more
+// (timeouts, interruptions, and a loop's zero-timeout poll that found
+// nothing before it slept); bucket i ≥ 1 counts waits that returned more
 // than 2^(i-2) and at most 2^(i-1) events: 1, 2, 3–4, 5–8, … The last bucket
 // takes everything larger.
 const NumWaitBuckets = 11

@@ -12,6 +12,17 @@
 //     the next one is made. Close is never retried: after close(2) returns
 //     EINTR the descriptor is already gone, and a second close could release
 //     a descriptor another thread has just been given (close(2), NOTES).
+//   - Two ways into the kernel. Calls that cannot block — on nonblocking
+//     sockets, pipes and eventfds (read, write, writev, sendto, accept4,
+//     shutdown, setsockopt, getsockopt, getpeername), epoll_ctl, and
+//     epoll_pwait with a zero timeout — are made with unix.RawSyscall,
+//     without the scheduler's entersyscall/exitsyscall, so a loop keeps its
+//     P. Their callers must only give them descriptors that cannot block.
+//     Calls that can wait (a blocking epoll_pwait, and everything that may
+//     touch the disk: sendfile, splice, pread, preadv2, openat2, fstat,
+//     getdents, close, ...) go through the scheduler, which lends the P to
+//     others meanwhile. nonblock_linux.go says why, call by call. Race
+//     builds keep x/sys's race annotations on the raw read and write.
 //   - Single writer. A [Counters] value belongs to one goroutine, normally an
 //     event loop locked to its thread. That goroutine updates counters with an
 //     atomic load followed by an atomic store: on amd64 both are plain moves,

@@ -77,77 +77,6 @@ func rawResult(r, _ uintptr, e unix.Errno) (int, error) {
 	return int(r), nil
 }
 
-// EpollWait waits for events on epfd for at most msec milliseconds (-1: no
-// limit). EINTR is not retried here: an interrupted wait returns 0 events and
-// the loop recomputes its timeout, exactly as after a timeout.
-func (c *Counters) EpollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	sp := c.begin()
-	n, err := unix.EpollWait(epfd, events, msec)
-	c.end(sp, EpollWait, epfd, 0, len(events), n, err)
-	if err == unix.EINTR {
-		c.ObserveWait(0)
-		return 0, nil
-	}
-	if err == nil {
-		c.Add(EpollEvents, uint64(n))
-		c.ObserveWait(n)
-	}
-	return n, err
-}
-
-// EpollCtl adds, modifies or deletes fd in the interest list of epfd.
-func (c *Counters) EpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
-	sp := c.begin()
-	err := unix.EpollCtl(epfd, op, fd, ev)
-	c.end(sp, EpollCtl, fd, 0, op, 0, err)
-	return err
-}
-
-// Accept4 accepts one connection from the listening socket fd and returns its
-// descriptor. It asks for no peer address: x/sys's Accept4 allocates a
-// sockaddr on every call, and the serving path does not need one
-// (getpeername(2) can fetch it where a log does).
-func (c *Counters) Accept4(fd int, flags int) (int, error) {
-	nfd, err := c.retry(Accept4, fd, 0, 0, func() (int, error) {
-		return rawResult(unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, uintptr(flags), 0, 0))
-	})
-	if err != nil {
-		return -1, err
-	}
-	c.Add(Accepted, 1)
-	return nfd, nil
-}
-
-// Read reads from fd into p.
-func (c *Counters) Read(fd int, p []byte) (int, error) {
-	n, err := c.retry(Read, fd, 0, len(p), func() (int, error) { return unix.Read(fd, p) })
-	c.moved(BytesRead, n)
-	return n, err
-}
-
-// Write writes p to fd. A short count is not an error; the caller keeps
-// writing until it sees EAGAIN (edge triggering gives no new edge otherwise).
-func (c *Counters) Write(fd int, p []byte) (int, error) {
-	n, err := c.retry(Write, fd, 0, len(p), func() (int, error) { return unix.Write(fd, p) })
-	c.moved(BytesWritten, n)
-	return n, err
-}
-
-// Writev writes the buffers described by iov to fd in one call. The caller
-// builds iov (and keeps it, to avoid allocating per call: x/sys's Writev
-// builds a fresh []Iovec each time). count is the sum of the lengths, for the
-// trace.
-func (c *Counters) Writev(fd int, iov []unix.Iovec, count int) (int, error) {
-	if len(iov) == 0 {
-		return 0, nil
-	}
-	n, err := c.retry(Writev, fd, 0, count, func() (int, error) {
-		return rawResult(unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov))))
-	})
-	c.moved(BytesWritten, n)
-	return n, err
-}
-
 // Sendfile copies up to count bytes from infd, starting at *off, to outfd,
 // and advances *off by the bytes copied. The offset is always explicit: a
 // cached file descriptor is shared by every connection that sends it, so its
@@ -235,7 +164,10 @@ func (c *Counters) Readlinkat(dirfd int, path string, buf []byte) (int, error) {
 	return n, err
 }
 
-// Close closes fd. It is never retried, even on EINTR: Linux releases the
+// Close closes fd, through the scheduler's syscall path even for a socket:
+// closing the last reference to a file runs its release on the way back to
+// user space (fput's task work), which may wait (a network file system
+// flushing). It is never retried, even on EINTR: Linux releases the
 // descriptor before close(2) can be interrupted, so a retry could close a
 // descriptor that another thread has just been given.
 func (c *Counters) Close(fd int) error {
@@ -243,30 +175,6 @@ func (c *Counters) Close(fd int) error {
 	err := unix.Close(fd)
 	c.end(sp, Close, fd, 0, 0, 0, err)
 	return err
-}
-
-// Shutdown shuts down part of a full-duplex connection (unix.SHUT_WR, ...).
-func (c *Counters) Shutdown(fd, how int) error {
-	sp := c.begin()
-	err := unix.Shutdown(fd, how)
-	c.end(sp, Shutdown, fd, 0, how, 0, err)
-	return err
-}
-
-// SetsockoptInt sets an integer socket option.
-func (c *Counters) SetsockoptInt(fd, level, opt, value int) error {
-	sp := c.begin()
-	err := unix.SetsockoptInt(fd, level, opt, value)
-	c.end(sp, Setsockopt, fd, 0, opt, 0, err)
-	return err
-}
-
-// GetsockoptInt reads an integer socket option.
-func (c *Counters) GetsockoptInt(fd, level, opt int) (int, error) {
-	sp := c.begin()
-	v, err := unix.GetsockoptInt(fd, level, opt)
-	c.end(sp, Getsockopt, fd, 0, opt, v, err)
-	return v, err
 }
 
 // Pipe2 creates a pipe with flags (unix.O_NONBLOCK|unix.O_CLOEXEC) and

@@ -1,6 +1,7 @@
 // Command benchpeers runs epfs side by side with nginx, net/http's
 // FileServer, fasthttp's FS and the ceiling responder (the cheapest
-// keep-alive exchange the kernel allows, ../shared/ceiling), under
+// keep-alive exchange the kernel allows, ../shared/ceiling) with its Go
+// twin (the same loop through x/sys: the floor a Go server pays), under
 // identical conditions, and writes a JSON file, a markdown report and a
 // chart. `make bench-peers` runs it; flags pass through BENCH_FLAGS:
 //
@@ -18,8 +19,9 @@
 // # Conditions
 //
 // In the main ("pinned") mode each server runs on CPU 0 with one worker —
-// `epfs --loops 1`, nginx worker_processes 1, GOMAXPROCS=1 for every Go
-// server — and wrk -t1 runs on CPU 1. Rounds interleave the servers
+// `epfs --loops 1` (which sizes its own scheduler: two Ps, see the README),
+// nginx worker_processes 1, GOMAXPROCS=1 for every other Go server — and
+// wrk -t1 runs on CPU 1. Rounds interleave the servers
 // (A B C D E, A B C D E, …) so that drift on a shared machine hits all
 // alike, and the report gives each median with its min and max. Server CPU
 // time comes from utime+stime in /proc/PID/stat around each run; syscalls
@@ -82,7 +84,7 @@ func parseFlags() options {
 	flag.StringVar(&o.out, "out", "tests/benchpeers/results", "directory for results.json, results.md, sweep.svg and evidence")
 	flag.StringVar(&o.servers, "servers", strings.Join(allServers, ","), "servers to run, in round order")
 	flag.IntVar(&o.idleConns, "idle-conns", 5000, "keep-alive connections held open for the idle-memory figure")
-	flag.StringVar(&o.ceilingSrc, "ceiling", "../shared/ceiling/ceiling.c", "source of the ceiling responder (built with gcc at run time)")
+	flag.StringVar(&o.ceilingSrc, "ceiling", "../shared/ceiling/ceiling.c", "source of the ceiling responder (built with gcc at run time); its Go twin, the module in the go directory beside it, is built with go build")
 	flag.BoolVar(&o.skipInstall, "skip-install", false, "do not apt-get install missing tools")
 	flag.BoolVar(&o.noProfile, "no-profile", false, "skip the perf CPU profiles")
 	flag.BoolVar(&o.noWhole, "no-whole-machine", false, "skip the unpinned two-core mode")

@@ -36,7 +36,7 @@ type Sample struct {
 // variantFor is what the ceiling responder must be started with to answer
 // w (it serves one fixed thing per process); other servers have none.
 func (b *bench) variantFor(name string, w workload) string {
-	if name != srvCeiling {
+	if name != srvCeiling && name != srvCeilingGo {
 		return ""
 	}
 	if w.Size == 1<<10 {

@@ -23,6 +23,10 @@ const (
 	srvNetHTTP  = "net/http"
 	srvFastHTTP = "fasthttp"
 	srvCeiling  = "ceiling"
+	// srvCeilingGo is the same responder in Go through x/sys
+	// (../shared/ceiling/go): the floor a plain Go epoll loop pays, which
+	// epfs aims to go below.
+	srvCeilingGo = "ceiling-go"
 
 	// The cold-mix mode's variants (cold.go): epfs without its I/O pool,
 	// and nginx with `aio threads;` (sendfile's reads done on nginx's
@@ -32,7 +36,7 @@ const (
 )
 
 // allServers is the default set and order.
-var allServers = []string{srvEpfs, srvNginx, srvNetHTTP, srvFastHTTP, srvCeiling}
+var allServers = []string{srvEpfs, srvNginx, srvNetHTTP, srvFastHTTP, srvCeiling, srvCeilingGo}
 
 // mode is a set of identical conditions under which every server runs.
 type mode struct {
@@ -58,7 +62,7 @@ type bench struct {
 // server is one running server process.
 type server struct {
 	Name    string
-	Variant string // for the ceiling: "mem 1024" or "file PATH"
+	Variant string // for the ceilings: "mem 1024" or "file PATH"
 	Addr    string // 127.0.0.1:PORT
 	cmd     *exec.Cmd
 	pids    []int // processes whose CPU, RSS and syscalls are measured
@@ -126,6 +130,10 @@ func (b *bench) startServer(name, variant string, m mode) (*server, error) {
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(m.Workers))
 	switch name {
 	case srvEpfs, srvEpfsNoPool:
+		// epfs sizes its scheduler itself (--loops + 1 Ps, README "Sizing
+		// the scheduler"): it runs as an operator would run it, with no
+		// GOMAXPROCS, which it would otherwise keep.
+		env = os.Environ()
 		accessLog := "off"
 		if m.AccessLog {
 			accessLog = filepath.Join(dir, "access.log")
@@ -151,7 +159,7 @@ func (b *bench) startServer(name, variant string, m mode) (*server, error) {
 			return nil, err
 		}
 		args = []string{b.bins[srvNginx], "-p", dir, "-c", conf}
-	case srvCeiling:
+	case srvCeiling, srvCeilingGo:
 		if s.Addr, err = freeAddr(); err != nil {
 			return nil, err
 		}

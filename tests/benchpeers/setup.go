@@ -123,9 +123,10 @@ func makeDocroot(dir string) error {
 	return nil
 }
 
-// buildPrograms builds epfs and the Go peers from the module at modRoot and
-// the ceiling responder with gcc, all into dir. Nothing is built in the
-// source tree, so no binary can be committed by accident.
+// buildPrograms builds epfs and the Go peers from the module at modRoot,
+// the ceiling responder with gcc, and its Go twin (the module in the go
+// directory beside ceilingSrc) with go build, all into dir. Nothing is
+// built in the source tree, so no binary can be committed by accident.
 func buildPrograms(modRoot, ceilingSrc, dir string) (map[string]string, error) {
 	bins := map[string]string{}
 	for name, pkg := range map[string]string{
@@ -146,6 +147,13 @@ func buildPrograms(modRoot, ceilingSrc, dir string) (map[string]string, error) {
 		return nil, fmt.Errorf("gcc %s: %w: %s", ceilingSrc, err, b)
 	}
 	bins[srvCeiling] = out
+	out = filepath.Join(dir, "ceiling-go")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = filepath.Join(filepath.Dir(ceilingSrc), "go")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s: %w: %s", cmd.Dir, err, b)
+	}
+	bins[srvCeilingGo] = out
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		return nil, err

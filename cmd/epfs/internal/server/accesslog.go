@@ -10,8 +10,11 @@ import (
 // slow disk. Each loop appends its lines to a buffer of its own (zerolog
 // writes one whole line per Write); full buffers, and every buffer once a
 // second, go to one sink goroutine through a channel, which does the write
-// system calls. When the sink falls behind and its queue is full, lines are
-// dropped and counted rather than stalling the loops that serve traffic.
+// system calls. A buffer that receives its first line arms a one-shot timer
+// on its loop (lineBuffer.filled), so a line waits at most about a second
+// and an idle loop, with nothing buffered, has no timer for its log. When
+// the sink falls behind and its queue is full, lines are dropped and
+// counted rather than stalling the loops that serve traffic.
 
 const (
 	logBufSize  = 64 << 10 // a loop's buffer is handed over when it reaches this
@@ -88,11 +91,17 @@ type lineBuffer struct {
 	sink  *logSink
 	b     []byte
 	lines int
+	// filled, if set, runs when a line lands in the empty buffer: the
+	// loop arms its flush timer then.
+	filled func()
 }
 
 // Write appends one log line. It never blocks and, once the buffer has
 // grown to its working size, never allocates.
 func (lb *lineBuffer) Write(p []byte) (int, error) {
+	if len(lb.b) == 0 && lb.filled != nil {
+		lb.filled()
+	}
 	lb.b = append(lb.b, p...)
 	lb.lines++
 	if len(lb.b) >= logBufSize {

@@ -48,6 +48,42 @@ func (s *Server) ServeAdmin(ln net.Listener, withPprof bool) *http.Server {
 	return hs
 }
 
+// handleHealth adds the probes a balancer or an orchestrator polls:
+// /healthz answers 200 while the process runs (liveness: restart me if
+// this fails), /readyz 200 while the loops accept and 503 once a shutdown
+// has begun (readiness: send me no new clients), so that a balancer takes
+// the instance out of rotation while its responses in flight drain. Both
+// answer GET and HEAD (the pattern's GET includes HEAD) and are never
+// cached: a probe must see the state now.
+func (s *Server) handleHealth(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		probeAnswer(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case s.stopping.Load():
+			probeAnswer(w, http.StatusServiceUnavailable, "draining")
+		case !s.running.Load():
+			probeAnswer(w, http.StatusServiceUnavailable, "starting")
+		default:
+			probeAnswer(w, http.StatusOK, "ok")
+		}
+	})
+}
+
+// probeAnswer writes a health probe's answer: the status and one word.
+func probeAnswer(w http.ResponseWriter, status int, word string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(word + "\n"))
+}
+
+// Ready reports whether the server accepts new connections: Run has
+// started the loops and no shutdown has begun.
+func (s *Server) Ready() bool { return s.running.Load() && !s.stopping.Load() }
+
 // limitListener accepts at most cap(slots) connections at a time. One over
 // is closed at once rather than left waiting in the kernel's accept
 // queue: a scraper then fails fast and retries, and the queue cannot

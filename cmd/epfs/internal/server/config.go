@@ -38,7 +38,10 @@ type Config struct {
 	CacheControl  string // Cache-Control value on every file response ("" for none)
 	Fallback      string // URL path served with 200 for paths that do not exist ("" for none)
 	ServerHeader  string // Server field value ("" for none)
-	Transmit      string // body strategy: sendfile, splice or copy
+	// ContentTypes maps a lower-case extension to its Content-Type
+	// (fsindex.ContentTypes builds one); nil: fsindex's built-in table.
+	ContentTypes map[string]string
+	Transmit     string // body strategy: sendfile, splice or copy
 	// IOThreads is the size of the I/O pool that reads cold file ranges
 	// into the page cache off the loops (0: DefaultIOThreads). Negative
 	// turns the pool off, and the probing with it (--io-threads 0): a
@@ -59,8 +62,9 @@ type Config struct {
 	// once; one more is closed as soon as it is accepted.
 	AdminMaxConns int
 
-	// Trace logs one line per system call on the serving path to Log (the
-	// study mode: slow, synchronous, never for production traffic).
+	// Trace logs one line per system call on the serving path to Log, at
+	// zerolog's trace level, which it enables (the study mode: slow,
+	// synchronous, never for production traffic).
 	Trace bool
 	// Version is the program's version, for the start-up line.
 	Version string

@@ -353,6 +353,7 @@ func (c *conn) serve(consumed int) {
 	w, rq := c.w, c.rq
 	h := &rq.head
 	inc(&w.stats.requests)
+	w.freshDate()
 	rq.used = consumed
 	rq.keepAlive = h.KeepAlive && !w.draining
 	switch h.Framing {

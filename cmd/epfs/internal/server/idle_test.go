@@ -3,8 +3,13 @@
 package server
 
 import (
+	"bytes"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/epfs/epfs/poller/syscount"
 )
 
 // An idle keep-alive connection holds no read buffer and no response
@@ -83,5 +88,82 @@ func TestDiscardedBodyLeavesConnectionIdle(t *testing.T) {
 				t.Errorf("%d connections closed by a timeout, want 0", n)
 			}
 		})
+	}
+}
+
+// lockedBuffer is an access log the test reads while the sink writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Count(l.b.Bytes(), []byte("\n"))
+}
+
+// An idle server is silent: a loop with no connection makes no wakeup of its
+// own, neither when it has never served nor once the timers a request arms
+// (the Date tick, the access-log flush, the pool trim) have run out. Over
+// idlePeriod, several times the tick's second, the loop makes no epoll_wait
+// and fires no timer: counted, not timed. The Date of the first response
+// after the quiet is read fresh.
+func TestIdleLoopMakesNoWakeups(t *testing.T) {
+	defer func(d time.Duration) { quietTrim = d }(quietTrim)
+	quietTrim = 200 * time.Millisecond
+	const idlePeriod = 2500 * time.Millisecond
+	log := &lockedBuffer{}
+	r := start(t, Config{Root: testRoot(t, false), AccessLog: log})
+	sc := r.workers[0].sc
+	// asleep waits until the loop sleeps again after a wakeup that began
+	// when it had slept n times: it then stays asleep until something
+	// wakes it, so its counters hold still from here.
+	asleep := func(n uint64) syscount.Snapshot {
+		waitFor(t, "the loop asleep", func() bool { return sc.Tally(syscount.Sleeps) > n })
+		return sc.Snapshot()
+	}
+	silent := func(what string, before syscount.Snapshot) {
+		t.Helper()
+		time.Sleep(idlePeriod)
+		d := sc.Snapshot().Sub(before)
+		if w, f := d.Total(syscount.EpollWait), d.Events[syscount.TimersFired]; w != 0 || f != 0 {
+			t.Errorf("%s: %d epoll_wait and %d timers fired over %v with no connection, want 0 and 0", what, w, f, idlePeriod)
+		}
+	}
+	silent("a loop that never served", asleep(0))
+
+	c := dialRaw(t, r.addr)
+	c.roundTrip(t, get("/small.bin"), 200)
+	c.close()
+	var settled bool
+	var sleeps uint64
+	waitFor(t, "the timers of the request run out", func() bool {
+		sleeps = sc.Tally(syscount.Sleeps)
+		r.onLoop(t, 0, func(w *worker) {
+			settled = w.conns.head == nil && w.trimmed && !w.tick.Armed() && !w.flushT.Armed() && !w.trim.Armed()
+		})
+		return settled
+	})
+	if n := log.lines(); n != 1 {
+		t.Errorf("%d access-log lines before any shutdown, want 1 (flushed by its one-shot timer)", n)
+	}
+	silent("a loop whose timers ran out", asleep(sleeps))
+
+	before := time.Now().Truncate(time.Second)
+	resp, err := http.Get("http://" + r.addr.String() + "/small.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil || date.Before(before) {
+		t.Errorf("Date %q after %v idle: %v; want the time of the response, not before %v", resp.Header.Get("Date"), idlePeriod, err, before)
 	}
 }

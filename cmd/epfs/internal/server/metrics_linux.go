@@ -3,8 +3,11 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -25,7 +28,7 @@ type collector struct {
 	requests, responses, closed, accepted *prometheus.Desc
 	open, rejected, resumes, logDropped   *prometheus.Desc
 	rejectedNow, refusing                 *prometheus.Desc
-	threadID                              *prometheus.Desc
+	threadID, ctxSwitches                 *prometheus.Desc
 
 	probes, ioHanded, ioFull, ioCopies *prometheus.Desc
 	ioWait, ioQueue, ioSyscalls, ioTID *prometheus.Desc
@@ -33,6 +36,7 @@ type collector struct {
 	transmit                           *prometheus.Desc
 	listingBytes, listingsBuilt        *prometheus.Desc
 	returns, returnSecs, pauseSecs     *prometheus.Desc
+	logErrors, buildInfo               *prometheus.Desc
 }
 
 func newCollector(s *Server) *collector {
@@ -43,7 +47,7 @@ func newCollector(s *Server) *collector {
 		s:           s,
 		syscalls:    d("syscalls_total", "System calls made by the serving path, by loop, syscall and result.", "loop", "syscall", "result"),
 		bytes:       d("bytes_total", "Bytes moved by the serving path: read from sockets, written to them, and sent by sendfile or splice.", "loop", "direction"),
-		events:      d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE.", "loop", "event"),
+		events:      d("loop_events_total", "Loop tallies: stale epoll events dropped, eventfd wakeups, submitted functions run, timers fired, accept pauses on EMFILE/ENFILE, sleeps (blocking epoll_waits, made only after a zero-timeout poll found nothing).", "loop", "event"),
 		waits:       d("epoll_wait_events", "Events returned per epoll_wait.", "loop"),
 		requests:    d("requests_total", "Request heads parsed (or refused by the parser).", "loop"),
 		responses:   d("responses_total", "Responses completed or cut short, by status class.", "loop", "code"),
@@ -55,9 +59,14 @@ func newCollector(s *Server) *collector {
 		refusing:    d("connections_refusing", "Refused connections registered now: waiting for their request to answer 503, then closing lingeringly.", "loop"),
 		resumes:     d("epollout_resumes_total", "Responses resumed on EPOLLOUT after the socket was full.", "loop"),
 		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
+		logErrors:   d("access_log_write_errors_total", "Writes of access-log buffers that failed (a full disk, a closed pipe); the buffer's lines are lost."),
+		buildInfo:   d("build_info", "Always 1: the version of epfs and of the Go toolchain that built it, as labels.", "version", "goversion"),
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
+		// Read at scrape time from /proc/self/task/TID/status: the loop's
+		// goroutine is locked to that thread for as long as it runs.
+		ctxSwitches: d("loop_context_switches_total", "Context switches of the loop's thread, from /proc/self/task/TID/status: voluntary (it slept, in a blocking epoll_wait or waiting for a P) and involuntary (the kernel preempted it: something else wanted its CPU).", "loop", "kind"),
 
 		probes:       d("cold_probes_total", "File chunks probed with preadv2(RWF_NOWAIT) before the loop sent them, by result: resident, cold (handed to the I/O pool), unsupported (EOPNOTSUPP: sent unprobed), failed.", "loop", "result"),
 		ioHanded:     d("io_handed_total", "Cold file ranges handed to the I/O pool.", "loop"),
@@ -83,13 +92,13 @@ func newCollector(s *Server) *collector {
 // Describe sends every metric's description.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
-		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit} {
+		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.logDropped, c.threadID, c.ctxSwitches,
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo} {
 		ch <- d
 	}
 }
 
-var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses}
+var loopEvents = []syscount.Event{syscount.StaleEvents, syscount.Wakeups, syscount.Submitted, syscount.TimersFired, syscount.AcceptPauses, syscount.Sleeps}
 
 // transmitTallies are the Writer's tallies epfs_transmit_total exports; its
 // probe tallies go to epfs_cold_probes_total.
@@ -147,6 +156,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())
 		}
 		ch <- prometheus.MustNewConstMetric(c.threadID, prometheus.GaugeValue, float64(w.loop.ThreadID()), loop)
+		if tid := w.loop.ThreadID(); tid > 0 {
+			if vol, invol, ok := threadSwitches(tid); ok {
+				counter(c.ctxSwitches, vol, loop, "voluntary")
+				counter(c.ctxSwitches, invol, loop, "involuntary")
+			}
+		}
 		c.collectIO(ch, w, loop)
 	}
 	if p := c.s.pool; p != nil {
@@ -171,11 +186,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(cached), "cache")
 	ch <- prometheus.MustNewConstMetric(c.listingBytes, prometheus.GaugeValue, float64(loose), "loose")
 	counter(c.listingsBuilt, c.s.index.ListingsBuilt())
-	var dropped uint64
+	var dropped, failed uint64
 	if c.s.sink != nil {
-		dropped = c.s.sink.dropped.Load()
+		dropped, failed = c.s.sink.dropped.Load(), c.s.sink.errors.Load()
 	}
 	counter(c.logDropped, dropped)
+	counter(c.logErrors, failed)
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, c.s.cfg.Version, runtime.Version())
 }
 
 // probeResults are the cold_probes_total results, in the order of their
@@ -219,6 +236,7 @@ func (s *Server) AdminHandler(withPprof bool) http.Handler {
 	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handleHealth(mux)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -227,4 +245,43 @@ func (s *Server) AdminHandler(withPprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// threadSwitches reads the context switches of thread tid of this process
+// (proc(5), /proc/pid/task/tid/status). ok is false when the thread is
+// gone or the file has no such lines.
+func threadSwitches(tid int) (voluntary, involuntary uint64, ok bool) {
+	b, err := os.ReadFile("/proc/self/task/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, 0, false
+	}
+	return parseSwitches(b)
+}
+
+// parseSwitches finds voluntary_ctxt_switches and nonvoluntary_ctxt_switches
+// in the text of a status file.
+func parseSwitches(status []byte) (voluntary, involuntary uint64, ok bool) {
+	var seen int
+	for line := range bytes.Lines(status) {
+		name, value, found := bytes.Cut(bytes.TrimSpace(line), []byte(":"))
+		if !found {
+			continue
+		}
+		var dst *uint64
+		switch string(name) {
+		case "voluntary_ctxt_switches":
+			dst = &voluntary
+		case "nonvoluntary_ctxt_switches":
+			dst = &involuntary
+		default:
+			continue
+		}
+		n, err := strconv.ParseUint(string(bytes.TrimSpace(value)), 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		*dst = n
+		seen++
+	}
+	return voluntary, involuntary, seen == 2
 }

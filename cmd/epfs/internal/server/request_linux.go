@@ -80,6 +80,7 @@ func pathRoomFor(maxHeaderBytes int) int {
 // getRequest takes a request from the loop's pool, or makes one.
 func (w *worker) getRequest() *request {
 	w.markBusy()
+	w.freshDate()
 	if rq, ok := w.requests.Get(); ok {
 		return rq
 	}

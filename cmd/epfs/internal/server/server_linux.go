@@ -20,6 +20,7 @@ import (
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Server is epfs serving one root on N loops.
@@ -40,7 +41,8 @@ type Server struct {
 
 	runErr   chan error
 	stopping atomic.Bool
-	started  time.Time // set by New, so Stats may read it from any goroutine
+	running  atomic.Bool // Run has started the loops (for /readyz)
+	started  time.Time   // set by New, so Stats may read it from any goroutine
 	once     sync.Once
 }
 
@@ -62,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 		Listing:       cfg.Autoindex,
 		AllowDotfiles: cfg.AllowDotfiles,
 		Precompressed: cfg.Precompressed,
+		ContentTypes:  cfg.ContentTypes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("root %q: %w", cfg.Root, err)
@@ -69,12 +72,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AccessLog != nil {
 		s.sink = newLogSink(cfg.AccessLog, cfg.Reopen)
 	}
+	traceLog := cfg.Log
+	if cfg.Trace {
+		traceLog = traceLogger(cfg.Log)
+	}
 	if cfg.IOThreads > 0 {
 		s.pool = iopool.New(iopool.Options{Threads: cfg.IOThreads})
 		tcfg.Probe = true
 		if cfg.Trace {
 			for i := range cfg.IOThreads {
-				s.pool.Counters(i).SetTrace(traceFunc(cfg.Log.With().Str("thread", "io"+strconv.Itoa(i)).Logger(), -1))
+				s.pool.Counters(i).SetTrace(traceFunc(traceLog.With().Str("thread", "io"+strconv.Itoa(i)).Logger(), -1))
 			}
 		}
 	}
@@ -87,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.workers = append(s.workers, w)
 		if cfg.Trace {
-			w.sc.SetTrace(traceFunc(cfg.Log, i))
+			w.sc.SetTrace(traceFunc(traceLog, i))
 		}
 	}
 	if len(cfg.Inherited) > 0 {
@@ -193,6 +200,7 @@ func (s *Server) Run() error {
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
+	s.running.Store(true)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
 		wg.Add(1)
@@ -371,12 +379,26 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// traceFunc returns the hook that logs each system call of loop i: which
-// call, on which descriptor, the offset and count that matter, the result,
-// the errno and how long the kernel took. It runs on the loop's goroutine.
+// traceLogger is log at zerolog's trace level, the level of the per-call
+// trace lines, so that Config.Trace shows them whatever the level of the
+// rest. zerolog also filters by a process-wide level, which stops trace
+// events by default (it starts at debug); nothing else in epfs sets it,
+// and a server asked to trace lowers it to trace.
+func traceLogger(log zerolog.Logger) zerolog.Logger {
+	if zerolog.GlobalLevel() > zerolog.TraceLevel {
+		zerolog.SetGlobalLevel(zerolog.TraceLevel)
+	}
+	return log.Level(zerolog.TraceLevel)
+}
+
+// traceFunc returns the hook that logs each system call of loop i, at
+// trace level: which call, on which descriptor, the offset and count that
+// matter, the result, the errno by the kernel's name for it (EAGAIN, as
+// strace prints it, not its strerror text) and how long the kernel took.
+// It runs on the loop's goroutine.
 func traceFunc(log zerolog.Logger, i int) syscount.TraceFunc {
 	return func(r syscount.Record) {
-		ev := log.Info().Int("loop", i).Str("syscall", r.Syscall.String()).Int("fd", r.Fd)
+		ev := log.Trace().Int("loop", i).Str("syscall", r.Syscall.String()).Int("fd", r.Fd)
 		switch r.Syscall {
 		case syscount.Sendfile, syscount.Splice, syscount.Pread, syscount.Preadv2:
 			ev = ev.Int64("offset", r.Offset).Int("count", r.Count)
@@ -385,7 +407,7 @@ func traceFunc(log zerolog.Logger, i int) syscount.TraceFunc {
 		}
 		ev = ev.Int("ret", r.Ret)
 		if r.Errno != 0 {
-			ev = ev.Str("errno", r.Errno.Error())
+			ev = ev.Str("errno", errnoName(r.Errno))
 		}
 		ev.Dur("dur_ms", r.Dur).Msg("syscall")
 	}
@@ -405,4 +427,13 @@ func (s *Server) Summary(log zerolog.Logger, msg string) {
 	}
 	ev.Uint64("bytes_sent", snap.Events[syscount.BytesSent]+snap.Events[syscount.BytesWritten]).
 		Bool("forced", st.ShutdownForce).Float64("uptime_s", st.Uptime.Seconds()).Msg(msg)
+}
+
+// errnoName is the kernel's name for e ("EAGAIN"), or its number when it
+// has none.
+func errnoName(e unix.Errno) string {
+	if name := unix.ErrnoName(e); name != "" {
+		return name
+	}
+	return "errno " + strconv.Itoa(int(e))
 }

@@ -31,7 +31,14 @@ type worker struct {
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
-	tick                            poller.Timer       // once a second: Date, access-log flush
+
+	// The Date responses carry (see freshDate, onTick). An idle loop arms
+	// no timer for it: the tick is armed by the first request after it
+	// lapsed, and lapses after a second in which nothing began.
+	secQ     *poller.TimerQueue // one second: the tick and the log flush
+	tick     poller.Timer       // one-shot: refresh the Date a second after the last refresh
+	tickSeen uint64             // activity() when tick was armed
+	flushT   poller.Timer       // one-shot: armed when the access-log buffer becomes non-empty
 
 	// Trimming the pools after a quiet interval (see markBusy, onQuiet).
 	trimQ    *poller.TimerQueue
@@ -133,13 +140,14 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	w.writeQ = loop.NewTimerQueue(cfg.WriteTimeout)
 	w.lingerQ = loop.NewTimerQueue(lingerTime)
 	w.retryQ = loop.NewTimerQueue(retryDelay)
+	w.secQ = loop.NewTimerQueue(time.Second)
+	w.tick.Func = w.onTick
 	if s.sink != nil {
-		w.lines = &lineBuffer{sink: s.sink, b: make([]byte, 0, logBufSize+4096)}
+		w.flushT.Func = func() { w.lines.flush() }
+		w.lines = &lineBuffer{sink: s.sink, b: make([]byte, 0, logBufSize+4096), filled: w.armFlush}
 		l := zerolog.New(w.lines).With().Timestamp().Int("loop", idx).Logger()
 		w.access = &l
 	}
-	w.tick.Func = w.onTick
-	loop.NewTimerQueue(time.Second).Arm(&w.tick)
 	w.trimQ = loop.NewTimerQueue(quietTrim)
 	w.trim.Func = w.onQuiet
 	// A new loop's pools are empty: it counts as trimmed, so that a loop
@@ -154,12 +162,16 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 // The pools (requests, connection structs, transmit's slabs and pipes)
 // grow to the most connections ever in progress at once, and would hold
 // that peak for ever: a burst of 1,000 slow clients leaves 1,000 requests
-// (17 KiB each, see TestRequestSize) behind. Once every loop has trimmed, the server hands the freed
-// memory back to the kernel (Server.returnMemory).
+// (17 KiB each, see TestRequestSize) behind. Once every loop has trimmed,
+// the server hands the freed memory back to the kernel
+// (Server.returnMemory).
+// (quietTrim is a variable only so that a test can shorten it, before
+// the server starts.)
+var quietTrim = 5 * time.Second
+
 const (
-	quietTrim   = 5 * time.Second
 	poolReserve = 8
-	// maxFree bounds the server's free lists (request buffers, connection
+	// maxFree bounds the server's free lists (requests, connection
 	// structs) between trims: beyond it what comes back goes to the
 	// garbage collector.
 	maxFree = 1024
@@ -203,15 +215,41 @@ func (w *worker) onQuiet() {
 	}
 }
 
-// onTick refreshes the Date the responses carry and hands the access-log
-// buffer to the writer, once a second.
-func (w *worker) onTick() {
-	w.tw.SetNow(time.Now())
-	if w.lines != nil {
-		w.lines.flush()
+// freshDate makes sure the Date the next response carries is current: if
+// the tick has lapsed (a second passed in which no request began), it reads
+// the clock now and arms the tick again. getRequest calls it as a request's
+// first byte arrives, and serve as each request is answered (a pipelined
+// one may follow a response that took longer than a second); while the
+// tick is armed it costs one branch. RFC 9110 §6.6.1 asks for the time the
+// message was generated, to the second: a Date up to a second old is
+// within that.
+func (w *worker) freshDate() {
+	if w.tick.Armed() {
+		return
 	}
-	if !w.draining {
-		w.loop.NewTimerQueue(time.Second).Arm(&w.tick)
+	w.tw.SetNow(time.Now())
+	w.tickSeen = w.activity()
+	w.secQ.Arm(&w.tick)
+}
+
+// onTick refreshes the Date a second after the last refresh. If nothing
+// began in that second (no connection, no request), the loop lets the tick
+// lapse instead: an idle server makes no wakeup of its own, and freshDate
+// reads the clock when the next request comes.
+func (w *worker) onTick() {
+	if a := w.activity(); a != w.tickSeen {
+		w.tw.SetNow(time.Now())
+		w.tickSeen = a
+		w.secQ.Arm(&w.tick)
+	}
+}
+
+// armFlush runs when the access-log buffer receives its first line: the
+// buffer goes to the writer within a second, by a one-shot timer, or sooner
+// when it fills. An empty buffer arms nothing.
+func (w *worker) armFlush() {
+	if !w.flushT.Armed() {
+		w.secQ.Arm(&w.flushT)
 	}
 }
 
@@ -292,6 +330,7 @@ func (w *worker) reject(fd int) {
 	inc(&w.stats.rejected)
 	if w.stats.refusing.Load() >= int64(w.maxRefusing) {
 		inc(&w.stats.rejectedNow)
+		w.freshDate()
 		r := &w.scratch
 		r.PlanError(w.tw, nil, 503, false)
 		r.Step(w.tw, w.sc, fd)
@@ -400,6 +439,7 @@ func (w *worker) stopIfDrained() {
 	if w.draining && w.conns.head == nil {
 		w.tick.Stop()
 		w.trim.Stop()
+		w.flushT.Stop()
 		if w.lines != nil {
 			w.lines.flush()
 		}

@@ -117,21 +117,12 @@ func (f *Fetch) Run(c *syscount.Counters, buf []byte) {
 func (r *Response) Fetch() *Fetch { return &r.fetch }
 
 // Fetched tells the response, on its loop, that its Fetch has run (or was
-// never handed to a thread: the caller could not queue it). Call Step next:
-// it probes the chunk again. If the response was Reset meanwhile, Fetched
-// releases what it still held, counting on c, and Step returns Done. If the
-// read failed, the response fails with its errno.
+// never handed to a thread: the caller could not queue it), once for each
+// Cold. Call Step next, which probes the chunk again, or Reset if the
+// connection died meanwhile. If the read failed, the response fails with
+// its errno (released, counting on c).
 func (r *Response) Fetched(c *syscount.Counters) {
-	if !r.fetching {
-		return
-	}
-	r.fetching = false
 	f := &r.fetch
-	if r.orphan {
-		r.orphan = false
-		r.release(c)
-		return
-	}
 	if f.ran {
 		// The fetch's readahead, and what the kernel reads ahead of its
 		// preads, may still be in flight up to here (see probeCachestat).
@@ -356,6 +347,5 @@ func (r *Response) cold(w *Writer) Outcome {
 		r.fetch.Copy = r.s.copy[:min(chunk, copyBufSize)]
 		w.bump(FetchCopies)
 	}
-	r.fetching = true
 	return Cold
 }

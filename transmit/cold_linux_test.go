@@ -74,9 +74,11 @@ func TestColdFetchBoundCopies(t *testing.T) {
 	t.Logf("%d cold steps, %d of them copies", s.colds, s.copies)
 }
 
-// A response Reset while its Fetch is out keeps its entry (the I/O thread
-// still reads its descriptor) until Fetched, which releases it.
-func TestColdResetWhileFetching(t *testing.T) {
+// While its Fetch is out a response keeps its entry (the I/O thread still
+// reads its descriptor) and its buffer. A connection that died meanwhile
+// knows the Fetch is out (the response keeps no copy of that fact: see
+// Cold) and calls Reset once Fetched has run, which releases both.
+func TestColdResetAfterFetch(t *testing.T) {
 	e, _ := coldEnv(t, 1<<20)
 	fd, client := tcpPair(t, 0)
 	go io.Copy(io.Discard, client)
@@ -92,20 +94,20 @@ func TestColdResetWhileFetching(t *testing.T) {
 		t.Fatalf("first step: %v, want cold", out)
 	}
 	on(t, e.l, func() {
-		r.Reset(e.l.Counters())
 		if r.entry == nil || r.s == nil {
-			t.Error("Reset released the entry or the buffer while the fetch was out")
+			t.Error("the Cold step released the entry or the buffer its Fetch reads with")
 		}
 	})
 	var th syscount.Counters
 	r.Fetch().Run(&th, make([]byte, 64<<10))
 	on(t, e.l, func() {
 		r.Fetched(e.l.Counters())
+		r.Reset(e.l.Counters())
 		if r.entry != nil || r.s != nil || r.Pending() {
-			t.Error("Fetched after Reset kept the entry, the buffer, or a pending response")
+			t.Error("Reset after Fetched kept the entry, the buffer, or a pending response")
 		}
 		if out := r.Step(e.w, e.l.Counters(), fd); out != Done {
-			t.Errorf("step after the orphaned fetch: %v, want done", out)
+			t.Errorf("step after the reset: %v, want done", out)
 		}
 	})
 	if _, err := os.Stat(filepath.Join(e.root, "cold.bin")); err != nil {

@@ -29,8 +29,9 @@
 //   - Ownership. Plan takes over the reference of the fsindex.Entry it is
 //     given. The response releases it when Step returns Done or Failed, or at
 //     Reset, whichever is first, so the caller never releases it. Reset is
-//     safe at any point and more than once; call it when a connection closes
-//     with a response in flight.
+//     safe at any point and more than once, except while a Fetch is out;
+//     call it when a connection closes with a response in flight (after
+//     Fetched, if its Fetch was out).
 //   - Buffers. The head is encoded into a buffer from the Writer's pool, taken
 //     by Plan and given back when the response ends; an idle keep-alive
 //     connection holds no buffer and no pipe. Plan, PlanError and Step

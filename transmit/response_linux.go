@@ -43,9 +43,7 @@ type Response struct {
 	noCachestat bool  // Probe: cachestat failed on this file (EOPNOTSUPP): the one-byte probes decide
 	coldAhead   int64 // Probe: the offset a probe ahead of the warm window found cold (0: none)
 	rounds      uint8 // Probe: fault-in fetches of this chunk after which the probe still failed
-	fetching    bool  // Probe: Step returned Cold and fetch is out; Fetched has not yet run
-	orphan      bool  // Reset came while fetching: Fetched releases what the response holds
-	fetch       Fetch // Probe: the off-loop read Cold asks for
+	fetch       Fetch // Probe: the off-loop read Cold asks for; whether it is out is the caller's to know (see Cold)
 
 	clen     int64 // the Content-Length sent, or -1 when the response has none
 	headLen  int   // the length of the response head proper
@@ -110,10 +108,12 @@ func (r *Response) Pending() bool { return r.phase == phaseBuf || r.phase == pha
 // (released on c, which counts a close(2) that may follow), the header
 // buffer and any pipe, which go back to the Writer's pools. It may be called
 // at any point, also in the middle of a transfer when the connection dies,
-// and more than once. While a Fetch is out (Step returned Cold and Fetched
-// has not run), the entry and the buffer stay held, since an I/O thread is
-// still using them, and Fetched releases them. Status, Sent, BodyBytes, Close and Err keep their
-// values until the next Plan, for the access log.
+// and more than once, except while a Fetch is out (Step returned Cold and
+// Fetched has not run): an I/O thread is still reading the entry's
+// descriptor and, for a copy, into the buffer, so the caller, which handed
+// the Fetch out, waits for it to come back before it calls Reset. Status,
+// Sent, BodyBytes, Close and Err keep their values until the next Plan, for
+// the access log.
 func (r *Response) Reset(c *syscount.Counters) {
 	r.release(c)
 	if r.phase == phaseBuf || r.phase == phaseBody {
@@ -125,12 +125,6 @@ func (r *Response) Reset(c *syscount.Counters) {
 // holds bytes is closed rather than pooled: those bytes belong to this
 // connection's stream.
 func (r *Response) release(c *syscount.Counters) {
-	if r.fetching {
-		// An I/O thread is reading the entry's descriptor (and, for a
-		// copy, into the slab): both stay until Fetched.
-		r.orphan = true
-		return
-	}
 	if r.entry != nil {
 		r.entry.Release(c)
 		r.entry = nil
@@ -152,9 +146,6 @@ func (r *Response) release(c *syscount.Counters) {
 // released (uncounted: the caller should have called Reset with its
 // counters), and a slab is taken from the pool.
 func (r *Response) start(w *Writer, keepAlive, http10 bool) {
-	if r.fetching {
-		panic("transmit: Plan on a response whose Fetch is still out (call Fetched first)")
-	}
 	if r.entry != nil || r.s != nil || r.hasPipe {
 		r.release(nil)
 	}

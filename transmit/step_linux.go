@@ -51,9 +51,11 @@ const (
 	// have been). The caller hands the response's Fetch to a thread that
 	// may block, runs Fetch.Run there, then, back on the loop, calls
 	// Fetched and Step again, which probes again: once the chunk is
-	// resident it is sent. Until Fetched the response must not be stepped
-	// or planned over; Reset is allowed (the connection died) and defers
-	// releasing the entry to Fetched. Only returned when Config.Probe is on.
+	// resident it is sent. Until Fetched the response must not be stepped,
+	// planned over or Reset: the caller, which handed the Fetch out, is
+	// the one that knows it is out (a connection state), and the I/O
+	// thread still uses the entry and the buffer. Only returned when
+	// Config.Probe is on.
 	Cold
 )
 
@@ -108,11 +110,6 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 		return Done
 	case phaseFailed:
 		return Failed
-	}
-	if r.fetching {
-		// Stepping a parked response would hand its Fetch out twice,
-		// to race with the thread already running it.
-		panic("transmit: Step while a Fetch is out (call Fetched first)")
 	}
 	left := w.cfg.Budget
 	for {

@@ -429,7 +429,7 @@ func leakCheck(t *testing.T, e *env) func() {
 	before := openFDs(t)
 	return func() {
 		var open, idle int
-		on(t, e.l, func() { open, idle = e.w.open, len(e.w.pipes) })
+		on(t, e.l, func() { open, idle = e.w.open, e.w.pipes.Len() })
 		if open != idle {
 			t.Errorf("%d pipes open, %d idle: a transfer kept one", open, idle)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/internal/lifo"
 	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
 )
@@ -23,14 +24,14 @@ type Writer struct {
 	date    [29]byte // the Date field value, an IMF-fixdate (RFC 9110 §6.6.1)
 	dateSec int64    // the Unix second date was formatted for
 
-	slabs     []*slab          // idle per-response buffers, reused LIFO
-	pipes     []pipePair       // idle empty pipes for Splice, reused LIFO
-	open      int              // pipes open: idle plus held by transfers in flight
-	seed      uint64           // random, per Writer: multipart boundaries are unguessable
-	seq       uint64           // multipart responses planned, for the next boundary
-	probe     [1]byte          // where a probe's one byte lands
-	cachestat bool             // probe with cachestat(2): Config.Cachestat, until the kernel refuses it
-	cst       unix.Cachestat_t // what the last cachestat found
+	slabs     lifo.Pool[*slab]    // idle per-response buffers, at most maxIdleSlabs
+	pipes     lifo.Pool[pipePair] // idle empty pipes for Splice, at most maxIdlePipes
+	open      int                 // pipes open: idle plus held by transfers in flight
+	seed      uint64              // random, per Writer: multipart boundaries are unguessable
+	seq       uint64              // multipart responses planned, for the next boundary
+	probe     [1]byte             // where a probe's one byte lands
+	cachestat bool                // probe with cachestat(2): Config.Cachestat, until the kernel refuses it
+	cst       unix.Cachestat_t    // what the last cachestat found
 	stats     [numStats]atomic.Uint64
 }
 
@@ -38,6 +39,11 @@ type Writer struct {
 // pipe is two descriptors; one per concurrent splice transfer is needed, and
 // more than this many idle ones are closed as they come back.
 const maxIdlePipes = 16
+
+// maxIdleSlabs bounds the slabs kept while no response uses them (about
+// 3 KiB each): as many as the server keeps request buffers; beyond it a
+// slab coming back goes to the garbage collector.
+const maxIdleSlabs = 1024
 
 // slab holds what a response needs only while it is in flight; it goes back
 // to the Writer's pool when the response ends, so an idle keep-alive
@@ -61,6 +67,7 @@ type pipePair struct{ r, w int }
 func NewWriter(cfg Config) *Writer {
 	w := &Writer{cfg: cfg.withDefaults(), dateSec: -1 << 62}
 	w.cachestat = w.cfg.Probe && w.cfg.Cachestat
+	w.slabs.Max, w.pipes.Max = maxIdleSlabs, maxIdlePipes
 	var b [8]byte
 	rand.Read(b[:])
 	w.seed = binary.LittleEndian.Uint64(b[:])
@@ -93,10 +100,7 @@ func (w *Writer) SetNow(t time.Time) {
 // Close releases the pooled pipes, counting the close(2) calls on c. Pipes
 // held by responses still in flight are closed by their Reset.
 func (w *Writer) Close(c *syscount.Counters) {
-	for _, p := range w.pipes {
-		w.closePipe(c, p)
-	}
-	w.pipes = w.pipes[:0]
+	w.pipes.Trim(0, func(p pipePair) { w.closePipe(c, p) })
 }
 
 // Pipes reports how many pipes this Writer holds open, idle and in use:
@@ -109,28 +113,19 @@ func (w *Writer) Pipes() int { return w.open }
 
 // Idle reports how many slabs (per-response buffers) and empty pipes the
 // Writer keeps for reuse now.
-func (w *Writer) Idle() (slabs, pipes int) { return len(w.slabs), len(w.pipes) }
+func (w *Writer) Idle() (slabs, pipes int) { return w.slabs.Len(), w.pipes.Len() }
 
 // Trim lets go of the idle slabs and pipes beyond keep of each, closing
 // those pipes (counted on c). The pools grow to the most responses ever in
 // flight at once and would keep that peak: the server trims them once its
 // loop has been quiet for a while. The slabs go to the garbage collector.
 func (w *Writer) Trim(c *syscount.Counters, keep int) {
-	if len(w.slabs) > keep {
-		clear(w.slabs[keep:])
-		w.slabs = w.slabs[:keep]
-	}
-	for len(w.pipes) > keep {
-		n := len(w.pipes) - 1
-		w.closePipe(c, w.pipes[n])
-		w.pipes = w.pipes[:n]
-	}
+	w.slabs.Trim(keep, nil)
+	w.pipes.Trim(keep, func(p pipePair) { w.closePipe(c, p) })
 }
 
 func (w *Writer) getSlab() *slab {
-	if n := len(w.slabs); n > 0 {
-		s := w.slabs[n-1]
-		w.slabs = w.slabs[:n-1]
+	if s, ok := w.slabs.Get(); ok {
 		return s
 	}
 	return &slab{buf: make([]byte, 0, slabBufSize)}
@@ -138,13 +133,11 @@ func (w *Writer) getSlab() *slab {
 
 func (w *Writer) putSlab(s *slab) {
 	s.buf = s.buf[:0]
-	w.slabs = append(w.slabs, s)
+	w.slabs.Put(s)
 }
 
 func (w *Writer) getPipe(c *syscount.Counters) (pipePair, error) {
-	if n := len(w.pipes); n > 0 {
-		p := w.pipes[n-1]
-		w.pipes = w.pipes[:n-1]
+	if p, ok := w.pipes.Get(); ok {
 		return p, nil
 	}
 	r, wr, err := c.Pipe2(unix.O_NONBLOCK | unix.O_CLOEXEC)
@@ -159,11 +152,9 @@ func (w *Writer) getPipe(c *syscount.Counters) (pipePair, error) {
 // pipe belong to the connection that spliced them, so a pipe given back
 // with data in it (a transfer that failed) is closed instead.
 func (w *Writer) putPipe(c *syscount.Counters, p pipePair, empty bool) {
-	if !empty || len(w.pipes) >= maxIdlePipes {
+	if !empty || !w.pipes.Put(p) {
 		w.closePipe(c, p)
-		return
 	}
-	w.pipes = append(w.pipes, p)
 }
 
 func (w *Writer) closePipe(c *syscount.Counters, p pipePair) {

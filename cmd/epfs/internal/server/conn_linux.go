@@ -15,59 +15,86 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// connState is where a connection is in its life. The transitions:
+// connState is where a connection is in its life, named for what it waits
+// for. Each state arms at most one of the connection's timers (c.timer, in
+// the queue named below), and the retry state also the request's retry
+// timer. The transitions, each with the function that makes it:
 //
-//	idle   --first byte of a request-->           head
-//	head   --complete head: response planned-->   write
-//	head   --complete head, cache miss-->         write, parked: the lookup is on the I/O pool; lookedUp plans
-//	head   --malformed head: error planned-->     write (then close)
-//	write  --response done, bytes buffered-->     head  (pipelining: parse at once)
-//	write  --response done, nothing buffered-->   idle
-//	write  --response done, must close-->         linger or closed
-//	linger --EOF, 64 KiB read, or 2 s-->          closed
-//	any    --timeout, error, client abort-->      closed
+//	from      event                                              to        by
+//	idle      first bytes of a request read                      head      fill
+//	idle      EOF or a read error                                closed    fill
+//	idle      idle timeout                                       closed    onTimeout
+//	idle      shutdown, served before                            closed    drain, idle
+//	idle      shutdown, never served                             lastcall  drain (waitLastCall)
+//	lastcall  first bytes of its one request read                head      fill
+//	lastcall  header timeout, EOF or a read error                closed    onTimeout, fill
+//	head      complete head, looked up on the loop (a cache hit,
+//	          no pool, or the pool's queue full)                 send      serve, plan
+//	head      complete head, the cache missed, pool took it      lookup    serve, lookupOnPool
+//	head      malformed head or refused target: error planned    send      fail, serve
+//	head      nothing buffered and the socket drained            idle      fill (idle)
+//	head      header timeout, EOF or a read error                closed    onTimeout, fill
+//	body      the body's last byte dropped                       head      readHead
+//	body      header timeout, EOF or a read error                closed    onTimeout, fill
+//	lookup    the pool has looked the path up: response planned  send      lookedUp
+//	send      Step: EAGAIN                                       blocked   write
+//	send      Step: Yield (the loop requeues it)                 send      write
+//	send      Step: Cold, the pool took the Fetch                fetch     write, park
+//	send      Step: Cold, the pool's queue full                  retry     write, park
+//	send      Step: Done, a request body to drop                 body      finish
+//	send      Step: Done, bytes of the next request buffered     head      finish
+//	send      Step: Done, nothing buffered                       idle      finish (idle)
+//	send      Step: Done, must close, input may be unread        linger    finish, closeAfterResponse
+//	send      Step: Done, must close, nothing unread             closed    finish, closeAfterResponse
+//	send      Step: Failed                                       closed    write
+//	blocked   EPOLLOUT                                           send      run
+//	fetch     the pool has read the range                        send      fetched
+//	retry     the retry timer                                    send      onRetry
+//	lookup, send, blocked, fetch, retry: the write timeout       closed    onTimeout
+//	linger    EOF, lingerBytes read, a read error, linger timer  closed    drainLinger, onTimeout
+//	refused   first bytes of its request: 503 sent, SHUT_WR      linger    refuse
+//	refused   EOF, error, 503 not sent whole, linger timer       closed    refuse, onTimeout
+//	lookup, fetch: closed meanwhile (timeout, shutdown, stop)    orphan    close, OnStop
+//	orphan    the pool's done for its request                    closed    lookedUp, fetched
+//	any other: closed by shutdown, its timeout, a loop's stop   closed    drain, closeAll, OnStop
 //
-// A connection refused over --max-conns has a life of its own:
-//
-//	refused --first bytes of its request: 503 sent, write side shut--> linger
-//	refused --EOF, error, or 2 s-->                                    closed
+// Readiness (readable, writable, rdhup, peerEOF) is not a state: it is
+// what epoll reported last, remembered because an edge is reported once,
+// and any state may have any of it. refused is not a state either: it
+// says which count the connection is in (refusing, not open) through its
+// refused and linger states.
 type connState uint8
 
 const (
-	stateIdle    connState = iota // keep-alive, no request in progress; holds no buffer
-	stateHead                     // reading a request head (header timeout armed)
-	stateWrite                    // a response is in flight (write timeout armed while blocked)
-	stateLinger                   // write side shut; reading and discarding before close
-	stateRefused                  // refused over --max-conns: waiting for its request to begin, to answer 503 (linger timer armed)
-	stateClosed                   // the registration has ended
+	stateIdle     connState = iota // keep-alive, no request begun; holds no request. Timer: idle
+	stateLastCall                  // shutting down, never served: waits for its one request. Timer: header
+	stateHead                      // reading a request head. Timer: header
+	stateBody                      // dropping the body of a request already answered. Timer: header (then runs on into the next head)
+	stateLookup                    // the cache missed: the lookup is out on the I/O pool, nothing planned. Timer: write
+	stateSend                      // a response is planned and is stepped as far as the socket takes (or, after a Yield, waits for the loop's requeue). Timer: write, only while the EAGAIN that armed it has seen no progress
+	stateBlocked                   // the response waits for EPOLLOUT after EAGAIN. Timer: write
+	stateFetch                     // the response's next range is cold: its Fetch is out on the I/O pool. Timer: write
+	stateRetry                     // the range is cold and the pool's queue was full: waits to probe again. Timers: retry, and write
+	stateLinger                    // write side shut; reading and dropping input before close. Timer: linger
+	stateRefused                   // refused over --max-conns: waits for its request to begin, to answer 503. Timer: linger
+	stateOrphan                    // closed while the I/O pool works for its request: the struct and request wait for the pool's done. No timer
+	stateClosed                    // the registration has ended; nothing refers to the connection
 )
+
+// stateNames are what a shutdown's debug lines say a connection waits for.
+var stateNames = [...]string{"idle", "first_request", "request_head", "request_body", "lookup", "response",
+	"writable", "cold_range_fetch", "cold_range_retry", "linger", "refused", "closed", "closed"}
+
+// planned reports whether a response is planned in state s.
+func (s connState) planned() bool { return s >= stateSend && s <= stateRetry }
+
+// answering reports whether a request is being answered in state s: its
+// response planned, or its lookup out. The write timer bounds these.
+func (s connState) answering() bool { return s == stateLookup || s.planned() }
 
 // waitingFor names what the connection is waiting for, for the debug
 // lines a shutdown logs.
-func (c *conn) waitingFor() string {
-	switch c.state {
-	case stateIdle:
-		if c.lastCall {
-			return "first_request"
-		}
-		return "idle"
-	case stateHead:
-		return "request_head"
-	case stateWrite:
-		switch {
-		case c.looking:
-			return "lookup"
-		case c.fetching:
-			return "cold_range_fetch"
-		case c.parked:
-			return "cold_range_retry"
-		}
-		return "response"
-	case stateLinger:
-		return "linger"
-	}
-	return "closed"
-}
+func (c *conn) waitingFor() string { return stateNames[c.state] }
 
 // end says how a response ended: the access log's "end" field.
 type end uint8
@@ -103,7 +130,8 @@ var closeReasonNames = [numCloseReasons]string{
 	"done", "eof", "header_timeout", "idle_timeout", "write_timeout", "aborted", "error", "shutdown", "refused",
 }
 
-// conn is one client connection. Its fields are its state machine:
+// conn is one client connection: its state (what it waits for), the
+// request in flight if any, and the facts the transitions read.
 type conn struct {
 	w      *worker
 	fd     int
@@ -112,29 +140,23 @@ type conn struct {
 	remote string // peer address for the access log ("" when the log is off)
 
 	state connState
-	rb    *reqBuf // read buffer; nil while idle
-	n     int     // bytes in rb.b
-	used  int     // bytes of rb.b the request being answered occupies (its head, then its body)
+	rq    *request // the request in flight, with its bytes; nil in idle and lastcall (linger and refused hold one only as a read buffer)
 
-	// Readiness, remembered because edge triggering reports each change once.
+	// Readiness, remembered because edge triggering reports each change
+	// once. These are facts about the socket, not states.
 	readable bool // cleared by EAGAIN or a short read
 	writable bool // cleared by EAGAIN
-	blocked  bool // the response is waiting for EPOLLOUT after EAGAIN (counts resumes)
 	rdhup    bool // the peer shut down its side: read on to EOF, ignore short reads
 	peerEOF  bool // read returned 0: no more requests will come
-	parked   bool // no response to step: its next range is cold (its Fetch is out, or waits for retry), or its lookup is out
-	fetching bool // the Fetch is out on the I/O pool: rb must not go back to the pool before fetched
-	looking  bool // the request's cache miss is being looked up on the I/O pool: no response is planned, and rb must not go back to the pool before lookedUp
 
-	discard int64 // request body bytes still to read and drop before the next request
+	discard int64 // request body bytes to drop before the next request: set by serve, dropped in stateBody
 	linger  bool  // unread input may follow: close with a lingering close
-	lingerN int   // bytes discarded while lingering
+	lingerN int   // stateLinger: bytes discarded while lingering
 
-	lastCall bool // shutting down, but this connection has not been served yet: serve one request, then close
-	refused  bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
-	served   int  // responses completed on this connection
+	refused bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
+	served  int  // responses completed on this connection
 
-	timer      poller.Timer // header, idle, write or linger timeout, by state
+	timer      poller.Timer // header, idle, write or linger timeout: the one connState names
 	prev, next *conn        // the worker's list of open connections
 }
 
@@ -154,11 +176,10 @@ func (c *conn) Handle(ev poller.Events) {
 }
 
 // OnStop releases what the connection holds if its loop stops under it. A
-// fetch still out completes later on the pool's thread (see iopool) and
-// must find the connection closed.
+// fetch or lookup still out completes later on the pool's thread (see
+// iopool) and must find the connection orphaned.
 func (c *conn) OnStop() {
-	c.state = stateClosed
-	c.release()
+	c.end()
 }
 
 // run steps the machine until it must wait for an event or a timer.
@@ -166,17 +187,26 @@ func (c *conn) run() {
 	for {
 		var progress bool
 		switch c.state {
-		case stateIdle, stateHead:
+		case stateIdle, stateLastCall, stateHead, stateBody:
 			progress = c.readHead()
-		case stateWrite:
+		case stateSend:
 			progress = c.write()
+		case stateBlocked:
+			if !c.writable {
+				return
+			}
+			// The loop reported EPOLLOUT after EAGAIN: the transfer
+			// resumes from where it stopped.
+			c.state = stateSend
+			inc(&c.w.stats.resumes)
+			progress = true
 		case stateLinger:
 			c.drainLinger()
 			return
 		case stateRefused:
 			c.refuse()
 			return
-		default:
+		default: // stateLookup, stateFetch, stateRetry: the pool or a timer moves it on
 			return
 		}
 		if !progress {
@@ -188,11 +218,16 @@ func (c *conn) run() {
 // readHead parses what is buffered and reads more while the socket is
 // readable. It returns true when the state moved on and run should go again.
 func (c *conn) readHead() bool {
-	if c.discard > 0 && !c.skipBody() {
-		return c.fill()
+	if c.state == stateBody {
+		if !c.skipBody() {
+			return c.fill()
+		}
+		// The header timer armed when the body began runs on: a body
+		// and the head after it share one header timeout.
+		c.state = stateHead
 	}
-	if c.n > 0 {
-		consumed, err := c.rb.p.Parse(c.rb.b[:c.n], &c.w.req)
+	if rq := c.rq; rq != nil && rq.n > 0 {
+		consumed, err := rq.p.Parse(rq.b[:rq.n], &rq.head)
 		switch {
 		case err == nil:
 			c.serve(consumed)
@@ -204,7 +239,7 @@ func (c *conn) readHead() bool {
 			}
 			c.fail(status)
 			return true
-		case c.n == len(c.rb.b):
+		case rq.n == len(rq.b):
 			// A full buffer with no complete head: the head is over the
 			// limit (the parser reports 431 itself when it can tell).
 			c.fail(431)
@@ -222,35 +257,35 @@ func (c *conn) fill() bool {
 		return false
 	}
 	if !c.readable {
-		if c.state == stateHead && c.n == 0 && c.discard == 0 {
+		if c.state == stateHead && c.rq.n == 0 {
 			// The last bytes buffered were a request body, now dropped,
 			// and nothing of another request has come: the connection
-			// is idle (no buffer, idle timer), not reading a head.
+			// is idle (no request held, idle timer), not reading a head.
 			c.idle()
 		}
 		return false
 	}
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
-	n, err := c.w.sc.Read(c.fd, c.rb.b[c.n:])
+	n, err := c.w.sc.Read(c.fd, c.rq.b[c.rq.n:])
 	switch {
 	case n > 0:
-		if c.state == stateIdle {
+		if c.state == stateIdle || c.state == stateLastCall {
 			c.state = stateHead
 			c.markStart()
 			c.w.headerQ.Arm(&c.timer)
 		}
-		if n < len(c.rb.b)-c.n && !c.rdhup {
+		if n < len(c.rq.b)-c.rq.n && !c.rdhup {
 			// A short read emptied the receive queue: the next arrival
 			// raises a new edge.
 			c.readable = false
 		}
-		c.n += n
+		c.rq.n += n
 		return true
 	case err == unix.EAGAIN:
 		c.readable = false
-		if c.n == 0 && c.discard == 0 {
+		if c.rq.n == 0 && c.state != stateBody {
 			c.idle()
 		}
 		return false
@@ -270,7 +305,7 @@ func (c *conn) fill() bool {
 // skipBody drops request body bytes from the buffer. It returns true when
 // the whole body has been dropped.
 func (c *conn) skipBody() bool {
-	k := int64(c.n)
+	k := int64(c.rq.n)
 	if k > c.discard {
 		k = c.discard
 	}
@@ -279,20 +314,23 @@ func (c *conn) skipBody() bool {
 	return c.discard == 0
 }
 
-// idle parks a connection between requests: no buffer held, idle timer on.
+// idle parks a connection between requests: no request held, idle timer on.
 // The timer is armed when the connection becomes idle, not again on a
 // wakeup that finds nothing to read: the idle timeout (and a last call's
-// header timeout, see wait) counts from the last request.
+// header timeout, see waitLastCall) counts from the last request.
 func (c *conn) idle() {
-	if c.rb != nil {
-		c.w.putBuf(c.rb)
-		c.rb = nil
+	if c.rq != nil {
+		c.w.putRequest(c.rq)
+		c.rq = nil
+	}
+	if c.state == stateLastCall {
+		return
 	}
 	if c.state != stateIdle {
 		c.state = stateIdle
 		c.w.idleQ.Arm(&c.timer)
 	}
-	if c.w.draining && !c.lastCall {
+	if c.w.draining {
 		c.close(closeShutdown)
 	}
 }
@@ -303,75 +341,79 @@ func (c *conn) idle() {
 // wire, but one that stays silent must not hold the shutdown for the whole
 // --shutdown-timeout (or its own idle timeout).
 func (c *conn) waitLastCall() {
-	c.lastCall = true
+	c.state = stateLastCall
 	c.w.headerQ.Arm(&c.timer)
 }
 
 // serve plans the response to the request whose head is the first consumed
-// bytes of the buffer. The head stays in the buffer until the response is
-// done, so the access log can name its method and target without copying.
+// bytes of the buffer, now parsed into rq.head. The head stays in the
+// buffer until the response is done, so the parsed head, and the access
+// log's method and target, are slices of it, never copies.
 func (c *conn) serve(consumed int) {
-	w := c.w
-	req := &w.req
+	w, rq := c.w, c.rq
+	h := &rq.head
 	inc(&w.stats.requests)
 	w.freshDate()
-	c.used = consumed
-	c.rb.method, c.rb.target = req.Method, req.Target
-	keepAlive := req.KeepAlive && !w.draining
-	switch req.Framing {
+	rq.used = consumed
+	rq.keepAlive = h.KeepAlive && !w.draining
+	switch h.Framing {
 	case httpparse.BodyLength:
-		if req.ContentLength > maxDiscard || req.Expect100 {
+		if h.ContentLength > maxDiscard || h.Expect100 {
 			// Not worth reading (or the client waits for a 100 we will
 			// not send): answer, then close without reading it.
-			keepAlive, c.linger = false, true
+			rq.keepAlive, c.linger = false, true
 		} else {
-			c.discard = req.ContentLength
+			c.discard = h.ContentLength
 		}
 	case httpparse.BodyChunked:
-		keepAlive, c.linger = false, true
+		rq.keepAlive, c.linger = false, true
 	}
 	c.timer.Stop()
-	c.state = stateWrite
+	c.state = stateSend
 
-	if req.MethodID == httpparse.MethodOPTIONS && string(req.Target) == "*" {
+	if h.MethodID == httpparse.MethodOPTIONS && string(h.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
 		// §3.2.4): there is no path to decode or look up.
-		c.rb.resp.Plan(w.tw, req, req.Target, nil, nil, fsindex.NotFound, keepAlive)
+		rq.resp.Plan(w.tw, h, h.Target, nil, nil, fsindex.NotFound, rq.keepAlive)
 		return
 	}
-	path, query, err := httpparse.DecodePath(w.pathBuf[:0], req.Target)
+	var err error
+	rq.path, rq.query, err = httpparse.DecodePath(rq.pathRoom, h.Target)
 	if err != nil {
 		// A target refused (encoded '/' or NUL, a '..' that climbs above
 		// the root) is a refused request: answered, then closed, like a
 		// head the parser refused. A body it may have is not read: a
 		// lingering close keeps its bytes from resetting the answer.
 		c.discard, c.linger = 0, true
-		c.rb.resp.PlanError(w.tw, req, 400, false)
+		rq.resp.PlanError(w.tw, h, 400, false)
 		return
 	}
 	var e *fsindex.Entry
 	res := fsindex.NotFound
-	if req.MethodID == httpparse.MethodGET || req.MethodID == httpparse.MethodHEAD {
+	if h.MethodID == httpparse.MethodGET || h.MethodID == httpparse.MethodHEAD {
+		path := bytesToString(rq.path)
 		if w.srv.pool == nil {
-			e, res, err = w.srv.lookup(w.sc, bytesToString(path))
+			e, res, err = w.srv.lookup(w.sc, path)
 		} else {
 			var hit bool
-			e, res, hit = w.srv.lookupCached(bytesToString(path))
+			e, res, hit = w.srv.lookupCached(path)
 			if !hit {
-				if c.lookupOnPool(path, keepAlive) {
+				if c.lookupOnPool() {
 					return
 				}
-				e, res, err = w.srv.lookup(w.sc, bytesToString(path))
+				e, res, err = w.srv.lookup(w.sc, path)
 			}
 		}
 	}
-	c.plan(path, query, e, res, err, keepAlive)
+	c.plan(e, res, err)
 }
 
-// plan plans the response to the request in w.req from what the lookup
-// of its decoded path returned.
-func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, err error, keepAlive bool) {
-	w := c.w
+// plan plans the response to the request from what the lookup of its
+// decoded path returned: on the loop in serve, or in lookedUp when the
+// pool hands the request back.
+func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
+	w, rq := c.w, c.rq
+	keepAlive := rq.keepAlive && !w.draining
 	if res == fsindex.Failed {
 		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory {
 			// Out of descriptors, or of the memory listings may hold:
@@ -379,30 +421,32 @@ func (c *conn) plan(path, query []byte, e *fsindex.Entry, res fsindex.Result, er
 			// connections close (503, as fsindex documents). No log
 			// line per request while it lasts: the openat2
 			// EMFILE/ENFILE counters and epfs_listing_bytes tell it.
-			c.rb.resp.PlanError(w.tw, &w.req, 503, keepAlive)
+			rq.resp.PlanError(w.tw, &rq.head, 503, keepAlive)
 			return
 		}
-		w.srv.cfg.Log.Error().Err(err).Bytes("path", path).Msg("lookup failed")
-		c.rb.resp.PlanError(w.tw, &w.req, 500, keepAlive)
+		w.srv.cfg.Log.Error().Err(err).Bytes("path", rq.path).Msg("lookup failed")
+		rq.resp.PlanError(w.tw, &rq.head, 500, keepAlive)
 		return
 	}
-	c.rb.resp.Plan(w.tw, &w.req, path, query, e, res, keepAlive)
+	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
 }
 
 // fail plans the error response to a request the parser refused. The byte
 // stream can no longer be trusted, so the connection closes after it, with
 // a lingering close: the client may still be sending.
 func (c *conn) fail(status int) {
+	rq := c.rq
 	inc(&c.w.stats.requests)
-	c.used = c.n
-	c.rb.method, c.rb.target = nil, nil
+	rq.used = rq.n
+	// The parsed head is not meaningful after an error (Parse may have
+	// written part of it): the access log shows no method or target.
+	rq.head.Method, rq.head.Target = nil, nil
 	c.linger = true
 	c.timer.Stop()
-	c.state = stateWrite
-	// No request to frame the answer by: the parser's Request is not
-	// meaningful after an error, so the answer is framed as for a GET and
-	// the close ends it.
-	c.rb.resp.PlanError(c.w.tw, nil, status, false)
+	c.state = stateSend
+	// No request to frame the answer by, so the answer is framed as for a
+	// GET and the close ends it.
+	rq.resp.PlanError(c.w.tw, nil, status, false)
 }
 
 // maxBudgetsInRow bounds the send budgets one write may spend in a row
@@ -415,25 +459,20 @@ const maxBudgetsInRow = 4
 // write pushes the response. It returns true when the response is done and
 // the connection goes on to its next request.
 func (c *conn) write() bool {
-	if !c.writable || c.parked {
+	if !c.writable {
+		// Not yet reported writable since the connection was accepted.
 		return false
 	}
-	if c.blocked {
-		// The loop reported EPOLLOUT after EAGAIN: the transfer resumes
-		// from where it stopped.
-		c.blocked = false
-		inc(&c.w.stats.resumes)
-	}
 	for budgets := 1; ; budgets++ {
-		before := c.rb.resp.Sent()
-		switch c.rb.resp.Step(c.w.tw, c.w.sc, c.fd) {
+		before := c.rq.resp.Sent()
+		switch c.rq.resp.Step(c.w.tw, c.w.sc, c.fd) {
 		case transmit.Done:
 			return c.finish()
 		case transmit.WouldBlock:
 			c.writable = false
-			c.blocked = true
+			c.state = stateBlocked
 			// The write timeout measures a stall: re-arm it only on progress.
-			if c.rb.resp.Sent() != before || !c.timer.Armed() {
+			if c.rq.resp.Sent() != before || !c.timer.Armed() {
 				c.w.writeQ.Arm(&c.timer)
 			}
 			return false
@@ -441,7 +480,7 @@ func (c *conn) write() bool {
 			// Budget spent with the socket still writable. Progress is
 			// no stall: the write timer an earlier EAGAIN armed must not
 			// run on through the Yields that follow it.
-			if c.rb.resp.Sent() != before {
+			if c.rq.resp.Sent() != before {
 				c.timer.Stop()
 			}
 			if budgets < maxBudgetsInRow && !c.w.loop.Waiting() {
@@ -460,7 +499,7 @@ func (c *conn) write() bool {
 			return false
 		default: // transmit.Failed
 			how, why := endError, closeError
-			if c.rb.resp.Err() == transmit.ErrAborted {
+			if c.rq.resp.Err() == transmit.ErrAborted {
 				how, why = endAborted, closeAborted
 			}
 			c.logResponse(how)
@@ -477,53 +516,53 @@ func (c *conn) write() bool {
 // no goroutine is started: the connection probes again after retryDelay.
 func (c *conn) park() {
 	w := c.w
-	c.parked = true
-	c.rb.parkedAt = time.Now()
-	if w.srv.pool.Submit(w.loop, c.rb.fetchRun, c.rb.fetchDone) {
-		c.fetching = true
+	c.rq.parkedAt = time.Now()
+	if w.srv.pool.Submit(w.loop, c.rq.fetchRun, c.rq.fetchDone) {
+		c.state = stateFetch
 		inc(&w.stats.ioHanded)
 		w.writeQ.Arm(&c.timer)
 		return
 	}
 	inc(&w.stats.ioFull)
-	c.rb.resp.Fetched(w.sc) // never ran: the next Step probes again
+	c.rq.resp.Fetched(w.sc) // never ran: the next Step probes again
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
-	w.retryQ.Arm(&c.rb.retry)
+	c.state = stateRetry
+	w.retryQ.Arm(&c.rq.retry)
 }
 
 // runFetch runs on an I/O pool thread: the only code of a connection that
-// does. It touches the response's Fetch and nothing else; the buffer stays
+// does. It touches the response's Fetch and nothing else; the request stays
 // with the connection until fetched has run (see release).
-func (rb *reqBuf) runFetch(t *iopool.Thread) {
-	rb.resp.Fetch().Run(t.Counters, t.Buf)
+func (rq *request) runFetch(t *iopool.Thread) {
+	rq.resp.Fetch().Run(t.Counters, t.Buf)
 }
 
 // fetched runs on the loop when the pool has read the range (or, if the
 // loop has stopped, on the pool's thread after it; the connection is then
-// closed). A closed connection's response releases what it kept for the
-// read; an open one sends on.
+// orphaned). An orphan's response releases what it kept for the read; an
+// open connection sends on.
 func (c *conn) fetched() {
-	c.fetching = false
-	c.rb.resp.Fetched(c.w.sc)
-	if c.state == stateClosed {
-		// release kept the buffer for this moment. It is not put back in
-		// the loop's pool: after a stop this runs on the pool's thread.
-		c.rb = nil
+	if c.state == stateOrphan {
+		// The response was not Reset at close (see release): its Fetch
+		// was out. Its answer no longer matters.
+		c.rq.resp.Reset(c.w.sc)
+		c.dropOrphan()
 		return
 	}
-	c.parked = false
-	c.w.observeIOWait(time.Since(c.rb.parkedAt))
+	c.rq.resp.Fetched(c.w.sc)
+	c.state = stateSend
+	c.w.observeIOWait(time.Since(c.rq.parkedAt))
 	c.run()
 }
 
 // onRetry probes again after the I/O queue was full.
 func (c *conn) onRetry() {
-	if c.state == stateClosed || !c.parked {
+	if c.state != stateRetry {
 		return
 	}
-	c.parked = false
+	c.state = stateSend
 	c.run()
 }
 
@@ -532,20 +571,22 @@ func (c *conn) onRetry() {
 func (c *conn) finish() bool {
 	c.served++
 	c.logResponse(endComplete)
-	closeAfter := c.rb.resp.Close() || c.w.draining
-	c.rb.resp.Reset(c.w.sc)
+	closeAfter := c.rq.resp.Close() || c.w.draining
+	c.rq.resp.Reset(c.w.sc)
 	c.timer.Stop()
-	c.consume(c.used)
-	c.used = 0
-	c.rb.method, c.rb.target = nil, nil
+	c.consume(c.rq.used)
+	c.rq.used = 0
 	if closeAfter {
 		c.closeAfterResponse()
 		return false
 	}
-	if c.n > 0 || c.discard > 0 {
-		// Pipelined bytes are already here: edge triggering will not
-		// announce them again, so parse them now.
+	if c.rq.n > 0 || c.discard > 0 {
+		// A body to drop, or pipelined bytes already here: edge
+		// triggering will not announce them again, so parse them now.
 		c.state = stateHead
+		if c.discard > 0 {
+			c.state = stateBody
+		}
 		c.markStart()
 		c.w.headerQ.Arm(&c.timer)
 		return true
@@ -559,8 +600,8 @@ func (c *conn) consume(k int) {
 	if k == 0 {
 		return
 	}
-	copy(c.rb.b, c.rb.b[k:c.n])
-	c.n -= k
+	copy(c.rq.b, c.rq.b[k:c.rq.n])
+	c.rq.n -= k
 }
 
 // closeAfterResponse closes after the last response. If the client may still
@@ -573,7 +614,7 @@ func (c *conn) closeAfterResponse() {
 	// Close at once only when nothing can be unread: no body skipped, no
 	// bytes buffered, and the last read saw the socket drained (readable
 	// cleared by EAGAIN or a short read).
-	if c.peerEOF || (!c.linger && c.n == 0 && c.discard == 0 && !c.readable) {
+	if c.peerEOF || (!c.linger && c.rq.n == 0 && c.discard == 0 && !c.readable) {
 		c.close(closeDone)
 		return
 	}
@@ -586,11 +627,11 @@ func (c *conn) closeAfterResponse() {
 
 // drainLinger reads and discards until EOF, the byte bound, or EAGAIN.
 func (c *conn) drainLinger() {
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
 	for c.readable || c.rdhup {
-		n, err := c.w.sc.Read(c.fd, c.rb.b)
+		n, err := c.w.sc.Read(c.fd, c.rq.b)
 		if n > 0 {
 			c.lingerN += n
 			if c.lingerN >= lingerBytes {
@@ -622,13 +663,13 @@ func (c *conn) refuse() {
 	if !c.readable && !c.rdhup {
 		return
 	}
-	if c.rb == nil {
-		c.takeBuf()
+	if c.rq == nil {
+		c.takeRequest()
 	}
-	n, err := c.w.sc.Read(c.fd, c.rb.b)
+	n, err := c.w.sc.Read(c.fd, c.rq.b)
 	switch {
 	case n > 0:
-		if n < len(c.rb.b) && !c.rdhup {
+		if n < len(c.rq.b) && !c.rdhup {
 			c.readable = false // a short read emptied the receive queue
 		}
 	case err == unix.EAGAIN:
@@ -661,17 +702,12 @@ func (c *conn) onTimeout() {
 	switch c.state {
 	case stateLinger, stateRefused:
 		c.close(closeDone)
-	case stateWrite:
+	case stateLookup, stateSend, stateBlocked, stateFetch, stateRetry:
 		c.logResponse(endTimeout)
 		c.close(closeWriteTimeout)
 	case stateIdle:
-		if c.lastCall {
-			// Shutting down, and its one request never began (waitLastCall).
-			c.close(closeHeaderTimeout)
-			return
-		}
 		c.close(closeIdleTimeout)
-	default: // stateHead: the request head (or its body) did not arrive in time
+	default: // stateHead, stateBody, stateLastCall: the request head (or its body) did not arrive in time
 		c.close(closeHeaderTimeout)
 	}
 }
@@ -679,11 +715,10 @@ func (c *conn) onTimeout() {
 // close ends the connection: release what it holds and close the
 // descriptor (which removes it from epoll; see poller.Loop.Close).
 func (c *conn) close(why closeReason) {
-	if c.state == stateClosed {
+	if c.state == stateClosed || c.state == stateOrphan {
 		return
 	}
-	c.state = stateClosed
-	c.release()
+	c.end()
 	w := c.w
 	w.conns.remove(c)
 	if c.refused {
@@ -697,41 +732,58 @@ func (c *conn) close(why closeReason) {
 	w.stopIfDrained()
 	// Nothing reaches c any more: its registration ended (a late event
 	// carries the old generation), its timers are stopped, and the
-	// callers above in this stack only read its state.
-	w.freeConn(c)
+	// callers above in this stack only read its state. An orphan is
+	// reached by the pool's done: it is left to the garbage collector.
+	if c.state == stateClosed {
+		w.freeConn(c)
+	}
 }
 
-// release drops the response's file reference, the buffer and the timers.
-// With a fetch out, the response keeps its entry until fetched runs; with
-// a lookup out, lookedUp releases the entry the lookup took.
+// end moves the connection to closed, or to orphan when the I/O pool still
+// works for its request, and releases what it holds.
+func (c *conn) end() {
+	out := c.state == stateLookup || c.state == stateFetch
+	c.state = stateClosed
+	if out {
+		c.state = stateOrphan
+	}
+	c.release()
+}
+
+// release drops the response's file reference, the request and the timers.
+// An orphan keeps its request, response and all: a pool thread still reads
+// with its response's entry (the connection, not the response, knows a
+// Fetch is out: stateFetch, then stateOrphan), or writes the lookup's
+// answer into it. fetched resets the response; lookedUp releases the entry
+// the lookup took.
 func (c *conn) release() {
 	c.timer.Stop()
-	if c.rb == nil {
+	if c.rq == nil {
 		return
 	}
-	c.rb.retry.Stop()
-	c.rb.resp.Reset(c.w.sc)
-	if c.fetching || c.looking {
-		// A pool thread still reads into this response, or writes the
-		// lookup's answer into the buffer: the buffer goes when fetched
-		// or lookedUp runs.
+	c.rq.retry.Stop()
+	if c.state == stateOrphan {
 		return
 	}
-	c.w.putBuf(c.rb)
-	c.rb = nil
+	c.rq.resp.Reset(c.w.sc)
+	c.w.putRequest(c.rq)
+	c.rq = nil
 }
 
-// takeBuf gives the connection a buffer from the loop's pool.
-func (c *conn) takeBuf() {
-	c.rb = c.w.getBuf()
-	c.rb.c = c
+// dropOrphan ends an orphan once the pool's done has released what the
+// work took: release kept the request for this moment. It is not put back
+// in the loop's pool, nor the connection on the free list: after a stop
+// this runs on the pool's thread.
+func (c *conn) dropOrphan() {
+	c.rq = nil
+	c.state = stateClosed
 }
 
 // markStart notes when a request began, for the access log's duration.
 // Only the access log reads it, so with the log off the clock is not read.
 func (c *conn) markStart() {
 	if c.w.access != nil {
-		c.rb.start = time.Now()
+		c.rq.start = time.Now()
 	}
 }
 
@@ -739,13 +791,13 @@ func (c *conn) markStart() {
 // access-log line.
 func (c *conn) logResponse(how end) {
 	a := c.w.access
-	inc(&c.w.stats.responses[c.rb.resp.Status()/100%6])
+	inc(&c.w.stats.responses[c.rq.resp.Status()/100%6])
 	if a == nil {
 		return
 	}
-	a.Log().Str("remote", c.remote).Bytes("method", c.rb.method).Bytes("path", c.rb.target).
-		Int("status", c.rb.resp.Status()).Int64("bytes", c.rb.resp.Sent()).Int64("body", c.rb.resp.BodyBytes()).
-		Dur("dur_ms", time.Since(c.rb.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
+	a.Log().Str("remote", c.remote).Bytes("method", c.rq.head.Method).Bytes("path", c.rq.head.Target).
+		Int("status", c.rq.resp.Status()).Int64("bytes", c.rq.resp.Sent()).Int64("body", c.rq.resp.BodyBytes()).
+		Dur("dur_ms", time.Since(c.rq.start)).Uint64("conn", c.num).Str("end", endNames[how]).Send()
 }
 
 // bytesToString views b as a string without copying. fsindex.Lookup does

@@ -76,7 +76,7 @@ func TestShutdownDrains(t *testing.T) {
 	busy.send(get("/huge.bin"))
 	waitFor(t, "the transfer to block", func() bool {
 		for _, c := range r.conns(t) {
-			if c.state == stateWrite && !c.looking {
+			if c.state.planned() {
 				return true
 			}
 		}
@@ -114,7 +114,7 @@ func TestShutdownForcesAfterTimeout(t *testing.T) {
 	c.send(get("/huge.bin")) // never read: stays blocked
 	waitFor(t, "the transfer to block", func() bool {
 		cs := r.conns(t)
-		return len(cs) == 1 && cs[0].state == stateWrite && !cs[0].looking
+		return len(cs) == 1 && cs[0].state.planned()
 	})
 	r.Shutdown()
 	select {

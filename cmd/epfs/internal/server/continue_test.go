@@ -39,10 +39,10 @@ func TestContinueWhenNothingWaits(t *testing.T) {
 				if tc.somethingWaits {
 					w.loop.Requeue(cn.id, poller.Out)
 				}
-				before, c0 := cn.rb.resp.Sent(), w.stats.continued.Load()
+				before, c0 := cn.rq.resp.Sent(), w.stats.continued.Load()
 				// The edge the larger buffer raises, delivered now.
 				cn.Handle(poller.Out)
-				sent, continued = uint64(cn.rb.resp.Sent()-before), w.stats.continued.Load()-c0
+				sent, continued = uint64(cn.rq.resp.Sent()-before), w.stats.continued.Load()-c0
 			})
 			if skip != nil {
 				t.Skipf("SO_SNDBUFFORCE: %v", skip)
@@ -64,8 +64,8 @@ func TestContinueWhenNothingWaits(t *testing.T) {
 // blockHuge asks r for /huge.bin on a client with a small receive buffer
 // that does not read yet, and returns once the server has filled the
 // socket and waits for EPOLLOUT with the write timer armed (not while the
-// first lookup of huge.bin is out on the I/O pool: that is stateWrite with
-// the write timer armed too).
+// first lookup of huge.bin is out on the I/O pool: that is stateLookup,
+// with the write timer armed too).
 func blockHuge(t *testing.T, r *running) *rawClient {
 	t.Helper()
 	c := dialRawBuf(t, r.addr, 4096)
@@ -74,7 +74,7 @@ func blockHuge(t *testing.T, r *running) *rawClient {
 	}
 	waitFor(t, "the response to block", func() bool {
 		cs := r.conns(t)
-		return len(cs) == 1 && cs[0].state == stateWrite && cs[0].armed && !cs[0].looking
+		return len(cs) == 1 && cs[0].state.planned() && cs[0].armed
 	})
 	return c
 }

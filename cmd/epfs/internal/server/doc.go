@@ -5,30 +5,41 @@
 //
 // One request, from accept4 to the last sendfile, reads top to bottom in
 // conn_linux.go: worker.accept registers the descriptor once; conn.Handle
-// remembers readiness; readHead reads into a pooled buffer and parses with
-// httpparse; serve decodes the path, looks it up in fsindex and plans the
-// response with transmit; write steps the response until it is done, or
-// would block (resume on EPOLLOUT), or has spent its fairness budget (the
-// loop requeues it); finish logs it and goes on to the next pipelined
+// remembers readiness; readHead reads into the request's bytes and parses
+// with httpparse; serve decodes the path, looks it up in fsindex and plans
+// the response with transmit; write steps the response until it is done,
+// or would block (resume on EPOLLOUT), or has spent its fairness budget
+// (the loop requeues it); finish logs it and goes on to the next pipelined
 // request already buffered, which edge triggering would never announce
 // again.
 //
-// The disk's blocking work goes to the I/O pool (--io-threads, poller/iopool)
-// while the connection waits parked: no reads from its socket, readiness
-// remembered, the write timer running. Two kinds: a cold file range, which
-// transmit's probe found out of the page cache (park, fetched), and a
-// lookup that is not a fresh fsindex hit (lookup_linux.go: lookupOnPool,
-// runLookup on the pool thread with that thread's counters, lookedUp on
-// the loop, which plans the response). A fresh hit stays on the loop and
-// makes no system call. When the pool's queue is full a cold range is
-// probed again after a short timer and a lookup is done on the loop. A
-// connection closed while the pool works for it keeps its request buffer
-// until the pool's done runs, which releases what the work took.
+// The request is one value (request_linux.go): its bytes, the parsed head,
+// the decoded path (in the request's own bytes), the planned response and
+// the hand-over to the I/O pool, taken from the loop's pool when its first
+// byte arrives and given back when the connection goes idle. Nothing of it
+// is per-loop scratch, so a request the pool hands back is planned from
+// what it already holds. The connection's state says what the request
+// waits for (the connState table in conn_linux.go names every transition,
+// the function that makes it and each state's timer); docs/REQUEST.md
+// shows the table and walks a cold, uncached 8 MiB GET through it.
 //
-// Memory: the per-loop pools (read buffers, connection structs, transmit's
-// slabs and pipes) grow to the most connections ever in progress. A loop
-// that sees no new connection or request for quietTrim (5 s) trims them
-// to a small reserve; the timer is one-shot, armed by the next use of a
+// The disk's blocking work goes to the I/O pool (--io-threads, poller/iopool)
+// while the connection waits: no reads from its socket, readiness
+// remembered, the write timer running. Two kinds: a cold file range, which
+// transmit's probe found out of the page cache (park, stateFetch,
+// fetched), and a lookup that is not a fresh fsindex hit (lookup_linux.go:
+// lookupOnPool, stateLookup, runLookup on the pool thread with that
+// thread's counters, lookedUp on the loop, which plans the response). A
+// fresh hit stays on the loop and makes no system call. When the pool's
+// queue is full a cold range is probed again after a short timer
+// (stateRetry) and a lookup is done on the loop. A connection closed while
+// the pool works for it is an orphan: it keeps its request until the
+// pool's done runs, which releases what the work took.
+//
+// Memory: the per-loop pools (requests, connection structs, transmit's
+// slabs and pipes, each a lifo.Pool) grow to the most connections ever in
+// progress. A loop that sees no new connection or request for quietTrim
+// (5 s) trims them to a small reserve; the timer is one-shot, armed by the next use of a
 // pool, so an idle loop has none. Once every loop is trimmed the server
 // collects garbage twice and returns every free page to the kernel
 // (returnMemory: runtime.GC, debug.FreeOSMemory), because a server that

@@ -136,15 +136,14 @@ type connInfo struct {
 	pending bool
 	armed   bool
 	fd      int
-	looking bool // the request's lookup is out on the I/O pool: no response yet
 }
 
 func (r *running) conns(t testing.TB) []connInfo {
 	var out []connInfo
 	r.onLoop(t, 0, func(w *worker) {
 		for c := w.conns.head; c != nil; c = c.next {
-			pending := c.rb != nil && c.rb.resp.Pending()
-			out = append(out, connInfo{c.state, c.rb != nil, pending, c.timer.Armed(), c.fd, c.looking})
+			pending := c.rq != nil && c.rq.resp.Pending()
+			out = append(out, connInfo{c.state, c.rq != nil, pending, c.timer.Armed(), c.fd})
 		}
 	})
 	return out

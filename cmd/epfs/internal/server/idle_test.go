@@ -40,7 +40,7 @@ func TestIdleConnectionHoldsNoBuffer(t *testing.T) {
 				i, c.holdBuf, c.pending, c.armed)
 		}
 	}
-	r.onLoop(t, 0, func(w *worker) { pooled = len(w.bufs) })
+	r.onLoop(t, 0, func(w *worker) { pooled = w.requests.Len() })
 	if pooled == 0 || pooled > k {
 		t.Errorf("%d buffers in the pool after %d connections went idle; want 1 to %d", pooled, k, k)
 	}
@@ -76,7 +76,7 @@ func TestDiscardedBodyLeavesConnectionIdle(t *testing.T) {
 			}
 			waitFor(t, "the body discarded", func() bool {
 				cs := r.conns(t)
-				return len(cs) == 1 && cs[0].state != stateWrite
+				return len(cs) == 1 && !cs[0].state.answering()
 			})
 			if cs := r.conns(t); cs[0].state != stateIdle || cs[0].holdBuf {
 				t.Errorf("after the body: state %d, holds buffer %v; want idle (%d) without a buffer", cs[0].state, cs[0].holdBuf, stateIdle)

@@ -4,7 +4,6 @@ package server
 
 import (
 	"github.com/epfs/epfs/fsindex"
-	"github.com/epfs/epfs/httpparse"
 	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
 )
@@ -40,68 +39,50 @@ func (s *Server) lookupCached(path string) (e *fsindex.Entry, res fsindex.Result
 	return e, res, hit
 }
 
-// lookupOnPool hands the lookup of path to the I/O pool and parks the
-// connection until lookedUp. It returns false, having changed nothing but
-// a counter, when the queue is full. path is copied into the buffer: the
-// loop's pathBuf serves other connections meanwhile. The write timer runs
-// while the lookup is out, as it does for a cold range: a disk that never
-// answers must not hold the connection for ever.
-func (c *conn) lookupOnPool(path []byte, keepAlive bool) bool {
-	w, rb := c.w, c.rb
-	rb.path = append(rb.path[:0], path...)
-	rb.keepAlive = keepAlive
-	if !w.srv.pool.Submit(w.loop, rb.lookRun, rb.lookDone) {
+// lookupOnPool hands the lookup of the request's decoded path to the I/O
+// pool and leaves the connection in stateLookup until lookedUp. It returns
+// false, having changed nothing but a counter, when the queue is full.
+// Nothing is copied: the path, the parsed head and the keep-alive decision
+// are the request's own, and stay as they are while the pool works (the
+// connection reads nothing meanwhile). The write timer runs while the
+// lookup is out, as it does for a cold range: a disk that never answers
+// must not hold the connection for ever.
+func (c *conn) lookupOnPool() bool {
+	w, rq := c.w, c.rq
+	if !w.srv.pool.Submit(w.loop, rq.lookRun, rq.lookDone) {
 		inc(&w.stats.lookupFull)
 		return false
 	}
 	inc(&w.stats.lookupHanded)
-	c.parked, c.looking = true, true
+	c.state = stateLookup
 	w.writeQ.Arm(&c.timer)
 	return true
 }
 
 // runLookup runs on an I/O pool thread, with that thread's counters. It
-// reads rb.path and writes the answer into rb, nothing else; the
-// connection does not touch either until lookedUp.
-func (rb *reqBuf) runLookup(s *Server, t *iopool.Thread) {
-	rb.entry, rb.res, rb.err = s.lookup(t.Counters, bytesToString(rb.path))
+// reads rq.path and writes the answer into rq.entry, rq.res and rq.err,
+// nothing else; the connection does not touch either until lookedUp.
+func (rq *request) runLookup(s *Server, t *iopool.Thread) {
+	rq.entry, rq.res, rq.err = s.lookup(t.Counters, bytesToString(rq.path))
 }
 
 // lookedUp runs on the loop when the pool has looked the path up (or, if
 // the loop has stopped, on the pool's thread after it; the connection is
-// then closed). A closed connection releases the entry the lookup took;
-// an open one plans its response and runs on.
+// then orphaned). An orphan releases the entry the lookup took; an open
+// connection plans its response and runs on.
 func (c *conn) lookedUp() {
-	c.looking = false
-	rb := c.rb
-	e, res, err := rb.entry, rb.res, rb.err
-	rb.entry, rb.err = nil, nil
-	if c.state == stateClosed {
+	rq := c.rq
+	e, res, err := rq.entry, rq.res, rq.err
+	rq.entry, rq.err = nil, nil
+	if c.state == stateOrphan {
 		if e != nil {
 			e.Release(c.w.sc)
 		}
-		// release kept the buffer for this moment. As in fetched, it
-		// is not put back in the loop's pool.
-		c.rb = nil
+		c.dropOrphan()
 		return
 	}
-	w := c.w
-	c.parked = false
+	c.state = stateSend
 	c.timer.Stop()
-	// w.req and w.pathBuf belong to the loop and have carried other
-	// connections' requests since serve: parse this request's head again.
-	// Its bytes stay at the start of the buffer until the response is
-	// done, and the parser, having accepted them, is ready for a request.
-	_, perr := rb.p.Parse(rb.b[:c.used], &w.req)
-	path, query, derr := httpparse.DecodePath(w.pathBuf[:0], w.req.Target)
-	if perr != nil || derr != nil {
-		// Cannot happen: the same bytes parsed and decoded in serve.
-		if e != nil {
-			e.Release(w.sc)
-		}
-		c.rb.resp.PlanError(w.tw, nil, 500, false)
-	} else {
-		c.plan(path, query, e, res, err, rb.keepAlive && !w.draining)
-	}
+	c.plan(e, res, err)
 	c.run()
 }

@@ -3,7 +3,10 @@
 package server
 
 import (
+	"bytes"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/epfs/epfs/poller/iopool"
@@ -150,8 +153,8 @@ func TestClosedWhileLookupOut(t *testing.T) {
 	r.onLoop(t, 0, func(w *worker) {
 		var n int
 		for k := w.conns.head; k != nil; k = k.next {
-			if !k.looking || !k.parked || k.rb == nil {
-				t.Errorf("connection with its lookup out: looking %v, parked %v, buffer %v", k.looking, k.parked, k.rb != nil)
+			if k.state != stateLookup || k.rq == nil {
+				t.Errorf("connection with its lookup out: state %s, buffer %v; want lookup, true", k.waitingFor(), k.rq != nil)
 			}
 			n++
 		}
@@ -179,4 +182,116 @@ func openFds(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return len(ents) - 1 // ReadDir's own
+}
+
+// A connection closed while its cold range is out on the pool (stateFetch;
+// here by the shutdown timeout's closeAll) becomes an orphan: it keeps its
+// request, whose response the I/O thread reads into, until the fetch's done
+// runs, which releases the response's entry and slab. Nothing leaks: once
+// the server has stopped every descriptor it opened is closed.
+func TestClosedWhileFetchOut(t *testing.T) {
+	root := testRoot(t, false)
+	writeCold(t, root, "cold.bin", 8<<20)
+	baseline := openFds(t)
+	r := start(t, Config{Root: root})
+	// A HEAD puts the file in the cache (so the GET's lookup stays on
+	// the loop) without reading its data (so the GET's probe finds it
+	// cold).
+	h := dialRaw(t, r.addr)
+	if err := h.send([]byte("HEAD /cold.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.readAll(); err != nil || !strings.HasPrefix(out, "HTTP/1.1 200 ") {
+		t.Fatalf("HEAD: %q, %v", out, err)
+	}
+	h.close()
+	waitFor(t, "the HEAD's connection closed", func() bool { return len(r.conns(t)) == 0 })
+	c := dialRaw(t, r.addr)
+	unblock := blockPool(t, r, false)
+	if err := c.send(get("/cold.bin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cold range handed to the pool", func() bool {
+		cs := r.conns(t)
+		return len(cs) == 1 && cs[0].state == stateFetch
+	})
+	var orphan *conn
+	r.onLoop(t, 0, func(w *worker) {
+		orphan = w.conns.head
+		w.closeAll()
+		if orphan.state != stateOrphan || orphan.rq == nil {
+			t.Errorf("closed with its fetch out: state %s, request held %v; want orphan, true", orphan.waitingFor(), orphan.rq != nil)
+		}
+	})
+	c.readAll()
+	c.close()
+	unblock()
+	r.stop(t)
+	if orphan.state != stateClosed || orphan.rq != nil {
+		t.Errorf("after the fetch's done: state %s, request held %v; want closed, false", orphan.waitingFor(), orphan.rq != nil)
+	}
+	if got := openFds(t); got != baseline {
+		t.Errorf("%d descriptors open after the server stopped, want %d as before it started", got, baseline)
+	}
+}
+
+// syncBuffer is an io.Writer the access log's sink goroutine writes to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A request whose lookup is out on the pool is one value: while it waits,
+// the loop parses and answers another connection's request (with other
+// fields), and when the pool hands it back it is answered from its own head
+// (its Range field), its own path, and logged with its own method and
+// target, none of it parsed again.
+func TestLookupOutKeepsItsRequest(t *testing.T) {
+	var log syncBuffer
+	r := start(t, Config{Root: testRoot(t, false), AccessLog: &log})
+	other := dialRaw(t, r.addr)
+	var once sync.Once
+	gate := blockPool(t, r, false)
+	unblock := func() { once.Do(gate) }
+	defer unblock() // a failure below must not leave the pool blocked and the stop hung
+	c := dialRaw(t, r.addr)
+	if err := c.send([]byte("GET /large.bin?v=1 HTTP/1.1\r\nHost: t\r\nRange: bytes=10-19\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lookup handed to the pool", func() bool { h, _ := r.lookups(t); return h == 1 })
+	// The asterisk-form needs no lookup: the loop parses and answers it
+	// whatever the pool does (a cached path would go to the blocked pool
+	// once its entry is due for revalidation).
+	other.roundTrip(t, []byte("OPTIONS * HTTP/1.1\r\nHost: t\r\nRange: bytes=0-4\r\n\r\n"), 204)
+	unblock()
+	status, n, err := c.response()
+	if err != nil || status != 206 || n != 10 {
+		t.Fatalf("the request whose lookup was out: %d, %d body bytes, %v; want 206 and 10", status, n, err)
+	}
+	waitFor(t, "two access-log lines", func() bool { return strings.Count(log.String(), "\n") >= 2 })
+	var found bool
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, `"path":"/large.bin?v=1"`) {
+			found = true
+			if !strings.Contains(line, `"method":"GET"`) || !strings.Contains(line, `"status":206`) {
+				t.Errorf("access-log line of the pooled lookup: %s; want GET, 206", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no access-log line for /large.bin?v=1 in:\n%s", log.String())
+	}
 }

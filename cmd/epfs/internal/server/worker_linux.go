@@ -6,10 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/epfs/epfs/fsindex"
-	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/internal/lifo"
 	"github.com/epfs/epfs/poller"
-	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
@@ -28,10 +26,8 @@ type worker struct {
 	acceptors []poller.ID
 	own       []*poller.Listener // this loop's SO_REUSEPORT sockets, closed when it drains
 
-	req       httpparse.Request // the request being planned; one per loop is enough
-	pathBuf   []byte            // decoded path of that request
-	bufs      []*reqBuf         // free read buffers
-	freeConns []*conn           // closed connection structs, reused by accept
+	requests  lifo.Pool[*request] // free requests, at most maxFree
+	freeConns lifo.Pool[*conn]    // closed connection structs, reused by accept, at most maxFree
 
 	headerQ, idleQ, writeQ, lingerQ *poller.TimerQueue
 	retryQ                          *poller.TimerQueue // re-probe a cold range the full I/O queue did not take
@@ -94,39 +90,6 @@ type loopStats struct {
 // inc adds one to a counter that only the calling loop writes.
 func inc(a *atomic.Uint64) { a.Store(a.Load() + 1) }
 
-// reqBuf is everything one request in progress needs, taken from the
-// loop's pool when its first byte arrives and given back when the
-// connection goes idle: the read buffer and parser state, the response in
-// flight, and the cold-range retry timer. An idle keep-alive connection
-// holds none of it, which keeps it at a few hundred bytes.
-type reqBuf struct {
-	b []byte
-	p httpparse.Parser
-
-	c    *conn             // the connection holding this buffer now
-	resp transmit.Response // the response in flight
-	// The request the response answers, for the access log: slices of b,
-	// valid until the request's bytes are consumed.
-	start          time.Time
-	method, target []byte
-
-	retry     poller.Timer         // re-probe after the I/O queue was full
-	parkedAt  time.Time            // when the response was handed to the I/O pool
-	fetchRun  func(*iopool.Thread) // rb.runFetch and rb.fetched, made once per buffer
-	fetchDone func()
-
-	// A cache miss looked up on the I/O pool (see lookupOnPool). path
-	// and keepAlive are written by the loop before the hand-over; entry,
-	// res and err by the pool thread, read by the loop in lookedUp.
-	path      []byte // the decoded path, copied out of the loop's pathBuf
-	keepAlive bool   // what serve decided, before a shutdown that may start meanwhile
-	entry     *fsindex.Entry
-	res       fsindex.Result
-	err       error
-	lookRun   func(*iopool.Thread) // rb.runLookup and rb.lookedUp, made once per buffer
-	lookDone  func()
-}
-
 // lingerTime and lingerBytes bound a lingering close (RFC 9112 §9.6).
 const (
 	lingerTime  = 2 * time.Second
@@ -164,6 +127,7 @@ func (w *worker) observeIOWait(d time.Duration) {
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
 	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns, maxRefusing: min(maxRefusingPerLoop, maxConns)}
+	w.requests.Max, w.freeConns.Max = maxFree, maxFree
 	loop, err := poller.New(poller.Options{Counters: w.sc})
 	if err != nil {
 		return nil, err
@@ -174,7 +138,6 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	}
 	w.tw = transmit.NewWriter(tcfg)
 	w.tw.SetNow(time.Now())
-	w.pathBuf = make([]byte, 0, s.cfg.MaxHeaderBytes)
 	cfg := &s.cfg
 	w.headerQ = loop.NewTimerQueue(cfg.HeaderTimeout)
 	w.idleQ = loop.NewTimerQueue(cfg.IdleTimeout)
@@ -200,16 +163,23 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 
 // quietTrim is how long a loop must go without a new connection or request
 // before it trims its pools, and poolReserve what each pool keeps then.
-// The pools (read buffers, connection structs, transmit's slabs and pipes)
+// The pools (requests, connection structs, transmit's slabs and pipes)
 // grow to the most connections ever in progress at once, and would hold
-// that peak for ever: a burst of 1,000 slow clients leaves 1,000 read
-// buffers behind. Once every loop has trimmed, the server hands the freed
-// memory back to the kernel (Server.returnMemory).
+// that peak for ever: a burst of 1,000 slow clients leaves 1,000 requests
+// (17 KiB each, see TestRequestSize) behind. Once every loop has trimmed,
+// the server hands the freed memory back to the kernel
+// (Server.returnMemory).
 // (quietTrim is a variable only so that a test can shorten it, before
 // the server starts.)
 var quietTrim = 5 * time.Second
 
-const poolReserve = 8
+const (
+	poolReserve = 8
+	// maxFree bounds the server's free lists (requests, connection
+	// structs) between trims: beyond it what comes back goes to the
+	// garbage collector.
+	maxFree = 1024
+)
 
 // activity counts what uses the pools: connections accepted and requests.
 func (w *worker) activity() uint64 { return w.nextID + w.stats.requests.Load() }
@@ -238,14 +208,10 @@ func (w *worker) onQuiet() {
 		w.trimQ.Arm(&w.trim)
 		return
 	}
-	if len(w.bufs) > poolReserve {
-		clear(w.bufs[poolReserve:]) // the backing array (a pointer each) stays
-		w.bufs = w.bufs[:poolReserve]
-	}
-	if len(w.freeConns) > poolReserve {
-		clear(w.freeConns[poolReserve:])
-		w.freeConns = w.freeConns[:poolReserve]
-	}
+	// The pools know no clock (see package lifo): the trim is this
+	// loop's, on its own one-shot timer.
+	w.requests.Trim(poolReserve, nil)
+	w.freeConns.Trim(poolReserve, nil)
 	w.tw.Trim(w.sc, poolReserve)
 	w.trimmed = true
 	if int(w.srv.quietLoops.Add(1)) == len(w.srv.workers) && !w.draining {
@@ -255,7 +221,7 @@ func (w *worker) onQuiet() {
 
 // freshDate makes sure the Date the next response carries is current: if
 // the tick has lapsed (a second passed in which no request began), it reads
-// the clock now and arms the tick again. getBuf calls it as a request's
+// the clock now and arms the tick again. getRequest calls it as a request's
 // first byte arrives, and serve as each request is answered (a pipelined
 // one may follow a response that took longer than a second); while the
 // tick is armed it costs one branch. RFC 9110 §6.6.1 asks for the time the
@@ -291,36 +257,12 @@ func (w *worker) armFlush() {
 	}
 }
 
-func (w *worker) getBuf() *reqBuf {
-	w.markBusy()
-	w.freshDate()
-	if n := len(w.bufs); n > 0 {
-		rb := w.bufs[n-1]
-		w.bufs = w.bufs[:n-1]
-		return rb
-	}
-	rb := &reqBuf{b: make([]byte, w.srv.cfg.MaxHeaderBytes)}
-	rb.p.Limits = httpparse.Limits{MaxHeaderBytes: w.srv.cfg.MaxHeaderBytes}
-	// Made once per buffer: a method value made per use would allocate.
-	rb.retry.Func = func() { rb.c.onRetry() }
-	if w.srv.pool != nil {
-		rb.fetchRun = rb.runFetch
-		rb.fetchDone = func() { rb.c.fetched() }
-		s := w.srv
-		rb.lookRun = func(t *iopool.Thread) { rb.runLookup(s, t) }
-		rb.lookDone = func() { rb.c.lookedUp() }
-	}
-	return rb
-}
-
 // newConn takes a connection struct from the loop's free list, or makes
 // one. Reusing them keeps a server under a stream of short connections from
 // allocating per connection, and so its heap (and resident size) steady.
 func (w *worker) newConn() *conn {
 	w.markBusy()
-	if n := len(w.freeConns); n > 0 {
-		c := w.freeConns[n-1]
-		w.freeConns = w.freeConns[:n-1]
+	if c, ok := w.freeConns.Get(); ok {
 		return c
 	}
 	c := &conn{w: w}
@@ -328,27 +270,10 @@ func (w *worker) newConn() *conn {
 	return c
 }
 
-// freeConn puts a closed connection on the free list, unless something
-// still holds it: a fetch or lookup out on the I/O pool completes into its
-// connection later, and must find it closed, not reused.
+// freeConn puts a closed connection on the free list. An orphan never
+// comes here (see conn.close): the pool's done still reaches it.
 func (w *worker) freeConn(c *conn) {
-	if c.fetching || c.looking || len(w.freeConns) >= 1024 {
-		return
-	}
-	w.freeConns = append(w.freeConns, c)
-}
-
-// putBuf returns a buffer to the pool. The pool keeps at most 1024 buffers;
-// beyond that they go to the garbage collector, and a quiet loop trims it
-// to poolReserve (onQuiet), so a burst does not pin its peak memory.
-func (w *worker) putBuf(rb *reqBuf) {
-	rb.p.Reset()
-	rb.retry.Stop()
-	rb.c = nil
-	rb.method, rb.target = nil, nil
-	if len(w.bufs) < 1024 {
-		w.bufs = append(w.bufs, rb)
-	}
+	w.freeConns.Put(c)
 }
 
 // accept takes one new connection: registered once, idle timer armed. Over
@@ -500,7 +425,7 @@ func (w *worker) closeAll() {
 		w.stats.forced.Store(true)
 		log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).
 			Int("served", c.served).Msg("forced shutdown closes connection")
-		if c.state == stateWrite {
+		if c.state.answering() {
 			c.logResponse(endShutdown)
 		}
 		c.close(closeShutdown)

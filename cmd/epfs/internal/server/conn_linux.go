@@ -39,6 +39,7 @@ import (
 //	lookup    the pool has looked the path up: response planned  send      lookedUp
 //	send      Step: EAGAIN                                       blocked   write
 //	send      Step: Yield (the loop requeues it)                 send      write
+//	send      Step: Yield, nothing else waits (4 budgets at most) send      write (steps on)
 //	send      Step: Cold, the pool took the Fetch                fetch     write, park
 //	send      Step: Cold, the pool's queue full                  retry     write, park
 //	send      Step: Done, a request body to drop                 body      finish

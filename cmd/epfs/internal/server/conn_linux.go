@@ -620,19 +620,21 @@ func (c *conn) closeAfterResponse() {
 		return
 	}
 	c.w.sc.Shutdown(c.fd, unix.SHUT_WR)
+	// The response is done and reset, and what follows is only dropped:
+	// the request goes back to the pool now, not after lingerTime.
+	c.w.putRequest(c.rq)
+	c.rq = nil
 	c.state = stateLinger
 	c.lingerN = 0
 	c.w.lingerQ.Arm(&c.timer)
 	c.drainLinger()
 }
 
-// drainLinger reads and discards until EOF, the byte bound, or EAGAIN.
+// drainLinger reads and discards until EOF, the byte bound, or EAGAIN,
+// into the loop's drop buffer: a lingering connection holds no request.
 func (c *conn) drainLinger() {
-	if c.rq == nil {
-		c.takeRequest()
-	}
 	for c.readable || c.rdhup {
-		n, err := c.w.sc.Read(c.fd, c.rq.b)
+		n, err := c.w.sc.Read(c.fd, c.w.dropBuf)
 		if n > 0 {
 			c.lingerN += n
 			if c.lingerN >= lingerBytes {
@@ -664,13 +666,12 @@ func (c *conn) refuse() {
 	if !c.readable && !c.rdhup {
 		return
 	}
-	if c.rq == nil {
-		c.takeRequest()
-	}
-	n, err := c.w.sc.Read(c.fd, c.rq.b)
+	// What it sends is never parsed: it is read into the drop buffer,
+	// and a refused connection holds no request.
+	n, err := c.w.sc.Read(c.fd, c.w.dropBuf)
 	switch {
 	case n > 0:
-		if n < len(c.rq.b) && !c.rdhup {
+		if n < len(c.w.dropBuf) && !c.rdhup {
 			c.readable = false // a short read emptied the receive queue
 		}
 	case err == unix.EAGAIN:

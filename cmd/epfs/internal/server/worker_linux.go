@@ -61,6 +61,11 @@ type worker struct {
 	access  *zerolog.Logger // nil when the access log is off
 	lines   *lineBuffer
 	scratch transmit.Response // for the 503 sent to connections over the limit, planned and sent within one call
+	// dropBuf receives what lingering and refused connections send: bytes
+	// read only to be dropped, so one buffer per loop serves them all and
+	// such a connection holds no request (a request is ~17 KiB; a burst of
+	// aborts and refusals can keep hundreds lingering for lingerTime).
+	dropBuf []byte
 
 	stats loopStats
 }
@@ -94,6 +99,9 @@ func inc(a *atomic.Uint64) { a.Store(a.Load() + 1) }
 const (
 	lingerTime  = 2 * time.Second
 	lingerBytes = 64 << 10
+	// dropBufSize is the loop's buffer for input that is read only to be
+	// dropped (see worker.dropBuf): four reads reach lingerBytes.
+	dropBufSize = 16 << 10
 	// maxDiscard is the largest request body read and discarded to keep a
 	// connection alive; a larger one closes the connection after the
 	// response instead.
@@ -138,6 +146,7 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	}
 	w.tw = transmit.NewWriter(tcfg)
 	w.tw.SetNow(time.Now())
+	w.dropBuf = make([]byte, dropBufSize)
 	cfg := &s.cfg
 	w.headerQ = loop.NewTimerQueue(cfg.HeaderTimeout)
 	w.idleQ = loop.NewTimerQueue(cfg.IdleTimeout)

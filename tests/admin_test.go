@@ -221,12 +221,7 @@ func TestMetricsBuildInfoAndLogErrors(t *testing.T) {
 	f := newFixture(t)
 	p, base := serve(t, f, "--admin-listen", "127.0.0.1:0", "--access-log", "/dev/full")
 	admin := adminURL(t, p)
-	var version any
-	for _, l := range p.logLines() {
-		if l["message"] == "listening" {
-			version = l["version"]
-		}
-	}
+	version := logField(p, "listening", "version")
 	fams := scrape(t, admin)
 	if got := metric(fams, "epfs_build_info", "version", fmt.Sprint(version), "goversion", runtime.Version()); got != 1 {
 		t.Errorf("epfs_build_info{version=%q,goversion=%q} = %v, want 1; have %v", version, runtime.Version(), got, fams["epfs_build_info"])

@@ -28,15 +28,18 @@ func get(t testing.TB, base, path string) (int, string, http.Header) {
 	return r.StatusCode, body(t, r), r.Header
 }
 
-// logField returns field of the first line p logged with message msg.
-func logField(p *proc, msg, field string) any {
+// logLine returns the first line p logged with message msg (nil if none).
+func logLine(p *proc, msg string) map[string]any {
 	for _, m := range p.logLines() {
 		if m["message"] == msg {
-			return m[field]
+			return m
 		}
 	}
 	return nil
 }
+
+// logField returns field of the first line p logged with message msg.
+func logField(p *proc, msg, field string) any { return logLine(p, msg)[field] }
 
 // `epfs serve DIR`: the root may be the argument, and flags before and
 // after it mean the same; "--" ends the flags. Each run must serve the

@@ -67,12 +67,7 @@ func helpersUnderLoad(t *testing.T, procs string) {
 	if procs != "" {
 		wantProcs, wantFrom, wantLevel = 1, "--gomaxprocs", "warn"
 	}
-	var sched map[string]any
-	for _, l := range p.logLines() {
-		if l["message"] == "scheduler" {
-			sched = l
-		}
-	}
+	sched := logLine(p, "scheduler")
 	if sched["gomaxprocs"] != wantProcs || sched["from"] != wantFrom || sched["level"] != wantLevel || sched["loops"] != 1.0 {
 		t.Errorf("start-up scheduler line %v, want gomaxprocs %v from %s at %s for 1 loop", sched, wantProcs, wantFrom, wantLevel)
 	}

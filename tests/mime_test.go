@@ -50,12 +50,7 @@ func TestServeContentTypes(t *testing.T) {
 		})
 		// The start-up line says what the table holds: one extension
 		// from the file that the built-in table lacks, one line skipped.
-		var line map[string]any
-		for _, l := range p.logLines() {
-			if l["message"] == "content types" {
-				line = l
-			}
-		}
+		line := logLine(p, "content types")
 		if line["file"] != types || line["from_file"] != 1.0 || line["skipped"] != 1.0 || line["overrides"] != 3.0 {
 			t.Errorf("start-up line %v: want file %s, from_file 1, skipped 1, overrides 3", line, types)
 		}

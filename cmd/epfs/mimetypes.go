@@ -49,12 +49,9 @@ func contentTypes(c *cli.Context) (typeTable, error) {
 		}
 	}
 	tt.types = fsindex.ContentTypes(system, overrides)
-	unknown := fsindex.ContentType("") // what the built-in table gives a name it does not know
-	for ext := range system {
-		if fsindex.ContentType("x."+ext) == unknown && overrides[ext] == "" {
-			tt.fromFile++
-		}
-	}
+	// What the file added: the table's extensions beyond the built-in
+	// ones and the overrides.
+	tt.fromFile = len(tt.types) - len(fsindex.ContentTypes(nil, overrides))
 	return tt, nil
 }
 

@@ -3,9 +3,8 @@
 package server
 
 import (
-	"bytes"
 	"net/http"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,24 +90,6 @@ func TestDiscardedBodyLeavesConnectionIdle(t *testing.T) {
 	}
 }
 
-// lockedBuffer is an access log the test reads while the sink writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Count(l.b.Bytes(), []byte("\n"))
-}
-
 // An idle server is silent: a loop with no connection makes no wakeup of its
 // own, neither when it has never served nor once the timers a request arms
 // (the Date tick, the access-log flush, the pool trim) have run out. Over
@@ -119,7 +100,7 @@ func TestIdleLoopMakesNoWakeups(t *testing.T) {
 	defer func(d time.Duration) { quietTrim = d }(quietTrim)
 	quietTrim = 200 * time.Millisecond
 	const idlePeriod = 2500 * time.Millisecond
-	log := &lockedBuffer{}
+	log := &syncBuffer{}
 	r := start(t, Config{Root: testRoot(t, false), AccessLog: log})
 	sc := r.workers[0].sc
 	// asleep waits until the loop sleeps again after a wakeup that began
@@ -151,7 +132,7 @@ func TestIdleLoopMakesNoWakeups(t *testing.T) {
 		})
 		return settled
 	})
-	if n := log.lines(); n != 1 {
+	if n := strings.Count(log.String(), "\n"); n != 1 {
 		t.Errorf("%d access-log lines before any shutdown, want 1 (flushed by its one-shot timer)", n)
 	}
 	silent("a loop whose timers ran out", asleep(sleeps))

@@ -107,27 +107,43 @@ func TestFiveThousandConnections(t *testing.T) {
 // before the signal (its head had reached the client) completes, whole and
 // right, within --shutdown-timeout: the server exits 0 without having to
 // cut anything off.
+//
+// One client is held so that the test cannot prove nothing on a fast or a
+// slow machine: it reads the head and the first 64 KiB of an 8 MiB body
+// through a 64 KiB receive buffer, so the server cannot have sent the rest
+// (the loopback send buffer tops out at tcp_wmem's 4 MiB), and reads on
+// only once the server has said, at debug level, that its shutdown waits
+// for a connection in the middle of a response.
 func TestShutdownUnderLoad(t *testing.T) {
 	noLeaks(t)
 	f := newFixture(t)
 	const shutdownTimeout = 60 * time.Second // far more than the responses in flight need, even under -race
-	p, base := serve(t, f, "--shutdown-timeout", shutdownTimeout.String())
+	p, base := serve(t, f, "--shutdown-timeout", shutdownTimeout.String(), "--log-level", "debug")
 	addr := base[len("http://"):]
 	const clients = 16
 	var signalled atomic.Int64          // UnixNano of the signal; 0 before
 	var spanned, cut, done atomic.Int64 // responses that spanned the signal; requests it left unanswered; responses completed
+	held, resume := make(chan struct{}), make(chan struct{})
+	hold := func() { close(held); <-resume }
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			d := net.Dialer{}
+			var pause func()
+			if i == 1 {
+				d.Control = smallReceiveBuffer
+				pause = hold
+			}
 			for {
-				c, err := net.Dial("tcp", addr)
+				c, err := d.Dial("tcp", addr)
 				if err != nil {
 					return // the listener is gone: shutting down
 				}
-				err = shutdownClient(c, f, i, &signalled, &spanned, &cut, &done)
+				err = shutdownClient(c, f, i, pause, &signalled, &spanned, &cut, &done)
+				pause = nil
 				c.Close()
 				if err != nil {
 					errs <- err
@@ -139,11 +155,30 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	// Signal once every client has had a few responses: the load is
-	// running, whatever the machine's speed.
-	waitFor(t, "responses before the signal", func() bool { return done.Load() >= 4*clients })
+	// Signal once every client has had a few responses, whatever the
+	// machine's speed, and the held one is in the middle of its body.
+	waitFor(t, "responses before the signal", func() bool { return done.Load() >= 4*(clients-1) })
+	waitFor(t, "the held response", func() bool {
+		select {
+		case <-held:
+			return true
+		default:
+			return false
+		}
+	})
 	signalled.Store(time.Now().UnixNano())
-	exit := p.stopWithin(t, syscall.SIGTERM, shutdownTimeout)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	inFlight := func() bool {
+		for _, m := range p.logLines() {
+			if m["message"] == "shutdown waits for connection" && (m["state"] == "response" || m["state"] == "writable") {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "a shutdown waiting for a response in flight", func() bool { return inFlight() || p.hasExited() })
+	close(resume)
+	exit := p.exitWithin(t, syscall.SIGTERM, shutdownTimeout)
 	took := time.Since(time.Unix(0, signalled.Load()))
 	wg.Wait()
 	close(errs)
@@ -157,17 +192,30 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if exit != 0 || last["message"] != "stopped" || last["forced"] != false {
 		t.Errorf("exit %d, last line %v: want 0 and a summary with forced false", exit, last)
 	}
-	if spanned.Load() == 0 {
-		t.Error("no response was in flight at the signal: the test proves nothing")
+	if !inFlight() {
+		t.Error("the shutdown logged no connection in the middle of a response: the held one was not in flight")
 	}
+	if spanned.Load() == 0 {
+		t.Error("no response begun before the signal completed after it")
+	}
+}
+
+// smallReceiveBuffer sets a 64 KiB SO_RCVBUF before connecting (after, the
+// window scale is already agreed), so a client that stops reading stops the
+// server's sendfile within a few MiB.
+func smallReceiveBuffer(_, _ string, rc syscall.RawConn) error {
+	var err error
+	rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+	return err
 }
 
 // shutdownClient makes keep-alive requests on c until the connection ends.
 // Odd clients ask for big.bin, so that transfers are in flight at the
-// signal; even ones ask for a small file.
+// signal; even ones ask for a small file. A non-nil pause runs once the
+// head and the first read of the body have arrived.
 // A response whose head arrived before the signal must complete right; one
 // asked for later may find the connection closed, which is allowed.
-func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut, done *atomic.Int64) error {
+func shutdownClient(c net.Conn, f *fixture, i int, pause func(), signalled, spanned, cut, done *atomic.Int64) error {
 	c.SetDeadline(time.Now().Add(2 * stopGuard)) // a hang guard: the server cuts nothing, and each response takes milliseconds
 	r := bufio.NewReaderSize(c, 64<<10)
 	path, want := "/hello.txt", []byte("hello, world\n")
@@ -190,6 +238,11 @@ func shutdownClient(c net.Conn, f *fixture, i int, signalled, spanned, cut, done
 		for {
 			n, err := resp.Body.Read(buf)
 			got.Write(buf[:n])
+			if pause != nil {
+				pause()
+				pause = nil
+				c.SetDeadline(time.Now().Add(2 * stopGuard))
+			}
 			if err == io.EOF {
 				break
 			}

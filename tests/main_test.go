@@ -157,6 +157,13 @@ func (p *proc) stop(t testing.TB, sig syscall.Signal) int {
 func (p *proc) stopWithin(t testing.TB, sig syscall.Signal, wait time.Duration) int {
 	t.Helper()
 	p.cmd.Process.Signal(sig)
+	return p.exitWithin(t, sig, wait)
+}
+
+// exitWithin waits for the exit of a process already sent sig, told to
+// wait up to wait after it, with the same hang guard as stopWithin.
+func (p *proc) exitWithin(t testing.TB, sig syscall.Signal, wait time.Duration) int {
+	t.Helper()
 	guard := wait + stopGuard
 	select {
 	case <-p.exited:

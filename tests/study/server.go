@@ -143,7 +143,11 @@ func launchEpfs(ctx context.Context, prefix, env []string, bin string, args ...s
 		return nil, err
 	}
 	p := &epfsProc{cmd: cmd}
-	lines := make(chan map[string]any)
+	// Buffered: a line sent while the loop below is busy with the one
+	// before must wait, not be dropped (an unbuffered send with a default
+	// lost the "listening" line on a loaded machine, and the start timed
+	// out); once started, nobody reads, and the lines past the buffer are.
+	lines := make(chan map[string]any, 64)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stderr)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -102,6 +103,7 @@ func runtimeChart(path, format string, rs []runtimeResult) error {
 		p.Add(b, e)
 		p.NominalX(names...)
 		p.Y.Min = 0
+		p.Y.Tick.Marker = plainTicks{}
 		row = append(row, p)
 	}
 	w, h := 16*vg.Centimeter, 8*vg.Centimeter
@@ -123,6 +125,21 @@ func runtimeChart(path, format string, rs []runtimeResult) error {
 		return err
 	}
 	return f.Close()
+}
+
+// plainTicks are gonum's default ticks labelled with as few digits as
+// their values need ("5000", not "5000.00").
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
 
 // barRange is one bar of runtimeChart: its middle value and its range.

@@ -74,7 +74,7 @@ func main() {
 	flag.DurationVar(&cfg.round, "round", 0, "each measured wrk run of the runtime part, whole seconds (default 5s, 1s with -quick)")
 	flag.DurationVar(&cfg.warm, "warm", -1, "the wrk run before each measured one (default 1s, none with -quick)")
 	flag.Parse()
-	cfg.command = "go run ./tests/study " + strings.Join(os.Args[1:], " ")
+	cfg.command = commandLine(os.Args[1:])
 	if err := cfg.defaults(); err != nil {
 		fmt.Fprintln(os.Stderr, "study:", err)
 		os.Exit(2)
@@ -86,6 +86,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "study:", err)
 		os.Exit(1)
 	}
+}
+
+// commandLine is the study's command line as the doc records it: -note
+// is left out, as the provenance line quotes it in full anyway.
+func commandLine(args []string) string {
+	var kept []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimPrefix(args[i], "-")
+		switch {
+		case a == "note" || a == "-note":
+			i++ // and its value
+		case strings.HasPrefix(a, "note=") || strings.HasPrefix(a, "-note="):
+		default:
+			kept = append(kept, args[i])
+		}
+	}
+	return strings.TrimSpace("go run ./tests/study " + strings.Join(kept, " "))
 }
 
 func (cfg *config) defaults() error {

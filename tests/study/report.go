@@ -230,14 +230,17 @@ func cpuRatios(r, ref *runtimeResult) []float64 {
 // loop": every figure min–max over the rounds.
 func runtimeTable(rs []runtimeResult) string {
 	t := table{
-		header: []string{"server", "requests/s", "CPU µs/request", "CPU × C", "futex /request", "nanosleep /request",
+		header: []string{"server", "requests/s", "CPU µs/request", "CPU × C", "CPU × Go", "futex /request", "nanosleep /request",
 			"futex + nanosleep /s", "loop thread switches /request, voluntary", "involuntary", "syscalls /request (process)"},
-		right: []bool{false, true, true, true, true, true, true, true, true, true},
+		right: []bool{false, true, true, true, true, true, true, true, true, true, true},
 	}
-	var ref *runtimeResult
+	var refC, refGo *runtimeResult
 	for i := range rs {
-		if rs[i].Short == "C" {
-			ref = &rs[i]
+		switch rs[i].Short {
+		case runtimeServers[0].short:
+			refC = &rs[i]
+		case runtimeServers[1].short:
+			refGo = &rs[i]
 		}
 	}
 	for i := range rs {
@@ -246,7 +249,8 @@ func runtimeTable(rs []runtimeResult) string {
 		t.add(r.Server,
 			col(func(x *runtimeRound) float64 { return x.RPS }),
 			col((*runtimeRound).CPUMicros),
-			minMax(cpuRatios(r, ref)),
+			minMax(cpuRatios(r, refC)),
+			minMax(cpuRatios(r, refGo)),
 			col(func(x *runtimeRound) float64 { return x.perReq(x.Futex) }),
 			col(func(x *runtimeRound) float64 { return x.perReq(x.Nanosleep) }),
 			col((*runtimeRound).Wakeups),
@@ -281,7 +285,7 @@ func runtimeRegion(res *results) string {
 	if len(res.Runtime) > 0 {
 		rounds = len(res.Runtime[0].Rounds)
 	}
-	fmt.Fprintf(&b, "Command: `make study`, which runs `%s`: %d interleaved rounds of `wrk -t%d -c%d -d%s` of a %s body on CPU %s, each server alone on CPU %s; every figure min–max over the rounds, `CPU × C` each round's ratio to the C responder's in the same round.\n\n",
+	fmt.Fprintf(&b, "Command: `make study`, which runs `%s`: %d interleaved rounds of `wrk -t%d -c%d -d%s` of a %s body on CPU %s, each server alone on CPU %s; every figure min–max over the rounds, `CPU × C` and `CPU × Go` each round's ratio to the C and the Go responder's in the same round.\n\n",
 		res.Command, rounds, 1, runtimeConns, res.RuntimeRound, sizeLabel(runtimeBody), runtimeClientCPU, runtimeServerCPU)
 	b.WriteString(runtimeTable(res.Runtime))
 	b.WriteString("\n![What the Go runtime costs a raw epoll loop](syscalls/runtime.svg)\n")

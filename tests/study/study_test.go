@@ -223,7 +223,7 @@ func runtimeFixture() []runtimeResult {
 			Syscalls: 2100, Voluntary: 2, Involuntary: 60}
 	}
 	return []runtimeResult{
-		{Server: "C ceiling", Short: "C", Rounds: []runtimeRound{round(0.006, 0), round(0.006, 0)}},
+		{Server: "C ceiling", Short: runtimeServers[0].short, Rounds: []runtimeRound{round(0.006, 0), round(0.006, 0)}},
 		{Server: "epfs, 1 loop", Short: "epfs", Rounds: []runtimeRound{round(0.012, 40), round(0.018, 90)}},
 	}
 }
@@ -304,5 +304,20 @@ func TestWriteOutputsRegions(t *testing.T) {
 	b, _ = os.ReadFile(doc)
 	if strings.Contains(string(b), "old runtime") || !strings.Contains(string(b), "| C ceiling") || !strings.HasSuffix(string(b), runtimeEnd+"\nc\n") {
 		t.Errorf("with runtime:\n%s", b)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "go run ./tests/study"},
+		{[]string{"-epfs", "bin/epfs", "-note", "a shared machine", "-quick"}, "go run ./tests/study -epfs bin/epfs -quick"},
+		{[]string{"-epfs", "bin/epfs", "--note=x y"}, "go run ./tests/study -epfs bin/epfs"},
+	} {
+		if got := commandLine(c.args); got != c.want {
+			t.Errorf("%q: %q, want %q", c.args, got, c.want)
+		}
 	}
 }

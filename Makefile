@@ -92,8 +92,13 @@ bench-peers:
 	$(GO) run ./tests/benchpeers $(BENCH_FLAGS)
 
 # The syscall study behind docs/SYSCALLS.md: rewrites its tables and the
-# charts in docs/syscalls/ (about a minute). STUDY_FLAGS=-quick is a few
-# seconds into a temp dir, for checking the study itself. Not part of test.
+# charts in docs/syscalls/ (about 2.5 minutes), the runtime-cost table
+# included (the ceiling responders of ../shared/ceiling and epfs, pinned,
+# under wrk and perf: it needs wrk, perf, gcc and taskset, and stops at
+# once naming them if they are missing; STUDY_FLAGS=-runtime=false leaves
+# it out). STUDY_FLAGS=-quick is about 15 s into a temp dir, for checking
+# the study itself (it skips the runtime part, saying so, without the
+# tools). Not part of test, nor of .ci/run.
 STUDY_FLAGS ?=
 study: build
 	$(GO) run ./tests/study -epfs $(BIN) $(STUDY_FLAGS)

@@ -3,12 +3,16 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // drawCharts writes the study's charts into dir, in format (svg or png:
@@ -37,6 +41,9 @@ func drawCharts(dir, format string, res *results) error {
 		}},
 	}
 	for _, ch := range perSize {
+		if len(res.Cells) == 0 {
+			break // nothing to place on a logarithmic axis
+		}
 		p, err := sizeChart(res.Cells, ch.title, ch.ylabel, ch.logY, ch.value)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ch.file, err)
@@ -44,6 +51,11 @@ func drawCharts(dir, format string, res *results) error {
 		p.Legend.Left = ch.legendLeft
 		if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, filepath.Join(dir, ch.file+"."+format)); err != nil {
 			return err
+		}
+	}
+	if len(res.Runtime) > 0 {
+		if err := runtimeChart(filepath.Join(dir, "runtime."+format), format, res.Runtime); err != nil {
+			return fmt.Errorf("runtime: %w", err)
 		}
 	}
 	if len(res.Baseline) == 0 {
@@ -54,6 +66,104 @@ func drawCharts(dir, format string, res *results) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	return p.Save(16*vg.Centimeter, 10*vg.Centimeter, filepath.Join(dir, "baseline."+format))
+}
+
+// runtimeChart draws the runtime part side by side: CPU per request and
+// the runtime's futex + nanosleep calls per second, one bar per server
+// at the median round with a whisker from the least to the most.
+func runtimeChart(path, format string, rs []runtimeResult) error {
+	panels := []struct {
+		title, ylabel string
+		value         func(r *runtimeRound) float64
+	}{
+		{"CPU per 1 KiB request", "µs of CPU (process)", (*runtimeRound).CPUMicros},
+		{"Runtime wakeups under load", "futex + nanosleep calls /s", (*runtimeRound).Wakeups},
+	}
+	var row []*plot.Plot
+	for _, pn := range panels {
+		p := plot.New()
+		p.Title.Text = pn.title
+		p.Y.Label.Text = pn.ylabel
+		var bars rangeBars
+		var names []string
+		for i := range rs {
+			vs := each(rs[i].Rounds, pn.value)
+			bars = append(bars, barRange{x: float64(i), mid: median(vs), lo: slices.Min(vs), hi: slices.Max(vs)})
+			names = append(names, rs[i].Short)
+		}
+		b, err := plotter.NewBarChart(bars, vg.Centimeter)
+		if err != nil {
+			return err
+		}
+		b.Color = plotutil.Color(0)
+		e, err := plotter.NewYErrorBars(bars)
+		if err != nil {
+			return err
+		}
+		p.Add(b, e)
+		p.NominalX(names...)
+		p.Y.Min = 0
+		p.Y.Tick.Marker = plainTicks{}
+		row = append(row, p)
+	}
+	w, h := 16*vg.Centimeter, 8*vg.Centimeter
+	c, err := draw.NewFormattedCanvas(w, h, format)
+	if err != nil {
+		return err
+	}
+	tiles := draw.Tiles{Rows: 1, Cols: len(row), PadX: vg.Centimeter / 2, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2}
+	canvases := plot.Align([][]*plot.Plot{row}, tiles, draw.New(c))
+	for i, p := range row {
+		p.Draw(canvases[0][i])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// plainTicks are gonum's default ticks labelled with as few digits as
+// their values need ("5000", not "5000.00").
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+		}
+	}
+	return ticks
+}
+
+// barRange is one bar of runtimeChart: its middle value and its range.
+type barRange struct{ x, mid, lo, hi float64 }
+
+// rangeBars are the bars of one panel, as gonum's Valuer (the bars'
+// heights) and its XYer and YErrorer (the whiskers: distances below and
+// above the middle).
+type rangeBars []barRange
+
+func (b rangeBars) Len() int                      { return len(b) }
+func (b rangeBars) Value(i int) float64           { return b[i].mid }
+func (b rangeBars) XY(i int) (x, y float64)       { return b[i].x, b[i].mid }
+func (b rangeBars) YError(i int) (lo, hi float64) { return b[i].mid - b[i].lo, b[i].hi - b[i].mid }
+
+// median is the middle value of vs (the mean of the middle two for an
+// even count), without reordering vs.
+func median(vs []float64) float64 {
+	s := slices.Sorted(slices.Values(vs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // sizeChart plots one value against the body size, one line per strategy,

@@ -11,11 +11,16 @@
 // TCP_INFO. A second part compares, on a loopback socket with a small send
 // buffer and a slow reader, a sender that resumes on EPOLLOUT (the poller)
 // with senders that sleep a fixed time after each EAGAIN — a baseline that
-// exists only here, never in the server.
+// exists only here, never in the server. A third, the runtime part
+// (runtime.go), runs the ceiling responders of ../shared/ceiling (C, and
+// the same loop in Go through x/sys) and epfs, each pinned to CPU 0, under
+// wrk -t1 -c64 on CPU 1, and counts the runtime's futex and nanosleep
+// calls with perf, the loop thread's context switches and the CPU per
+// request: what the Go runtime costs a raw epoll loop.
 //
 // Usage:
 //
-//	go run ./tests/study -epfs bin/epfs            # full run: ~1 minute, rewrites docs/
+//	go run ./tests/study -epfs bin/epfs            # full run: ~2 minutes, rewrites docs/
 //	go run ./tests/study -epfs bin/epfs -quick     # seconds; writes to a temp dir
 //	go run ./tests/study -render docs/syscalls/results.json  # redraw, measure nothing
 //
@@ -43,6 +48,14 @@ type config struct {
 	render  string        // results.json to draw and tabulate again, measuring nothing
 	cell    time.Duration // how long each strategy × size cell sends requests
 	command string        // the command line, recorded in the doc
+	note    string        // -note, recorded in the doc
+
+	// The runtime part (runtime.go).
+	runtime bool          // measure it at all
+	ceiling string        // the directory of ceiling.c and its Go twin in go/
+	rounds  int           // interleaved rounds
+	round   time.Duration // each measured wrk run
+	warm    time.Duration // the wrk run before each measured one; 0: none
 }
 
 func main() {
@@ -54,8 +67,14 @@ func main() {
 	flag.BoolVar(&cfg.quick, "quick", false, "a short run for checking the study itself: 0.25 s cells")
 	flag.StringVar(&cfg.render, "render", "", "redraw the charts and tables from this results.json without measuring")
 	flag.DurationVar(&cfg.cell, "cell", 0, "time per strategy and size (default 2s, 250ms with -quick)")
+	flag.StringVar(&cfg.note, "note", "", "a sentence on the run's circumstances for the doc's provenance lines (\"the machine was shared with other jobs\")")
+	flag.BoolVar(&cfg.runtime, "runtime", true, "measure the runtime part: the C and Go ceiling responders and epfs under wrk, pinned (needs wrk, perf, gcc, taskset and 2 CPUs)")
+	flag.StringVar(&cfg.ceiling, "ceiling", filepath.Join("..", "shared", "ceiling"), "directory of the ceiling responders (ceiling.c, and the Go module in go/)")
+	flag.IntVar(&cfg.rounds, "rounds", 0, "interleaved rounds of the runtime part (default 3, 1 with -quick)")
+	flag.DurationVar(&cfg.round, "round", 0, "each measured wrk run of the runtime part, whole seconds (default 5s, 1s with -quick)")
+	flag.DurationVar(&cfg.warm, "warm", -1, "the wrk run before each measured one (default 1s, none with -quick)")
 	flag.Parse()
-	cfg.command = "go run ./tests/study " + strings.Join(os.Args[1:], " ")
+	cfg.command = commandLine(os.Args[1:])
 	if err := cfg.defaults(); err != nil {
 		fmt.Fprintln(os.Stderr, "study:", err)
 		os.Exit(2)
@@ -69,12 +88,50 @@ func main() {
 	}
 }
 
+// commandLine is the study's command line as the doc records it: -note
+// is left out, as the provenance line quotes it in full anyway.
+func commandLine(args []string) string {
+	var kept []string
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimPrefix(args[i], "-")
+		switch {
+		case a == "note" || a == "-note":
+			i++ // and its value
+		case strings.HasPrefix(a, "note=") || strings.HasPrefix(a, "-note="):
+		default:
+			kept = append(kept, args[i])
+		}
+	}
+	return strings.TrimSpace("go run ./tests/study " + strings.Join(kept, " "))
+}
+
 func (cfg *config) defaults() error {
 	if cfg.cell == 0 {
 		cfg.cell = 2 * time.Second
 		if cfg.quick {
 			cfg.cell = 250 * time.Millisecond
 		}
+	}
+	if cfg.rounds == 0 {
+		cfg.rounds = 3
+		if cfg.quick {
+			cfg.rounds = 1
+		}
+	}
+	if cfg.round == 0 {
+		cfg.round = 5 * time.Second
+		if cfg.quick {
+			cfg.round = time.Second
+		}
+	}
+	if cfg.warm < 0 {
+		cfg.warm = time.Second
+		if cfg.quick {
+			cfg.warm = 0
+		}
+	}
+	if cfg.rounds < 1 || cfg.round < time.Second {
+		return fmt.Errorf("-rounds %d -round %v: want at least 1 round of at least 1s (wrk counts whole seconds)", cfg.rounds, cfg.round)
 	}
 	if cfg.out == "" {
 		if cfg.quick {
@@ -105,8 +162,14 @@ type results struct {
 	Machine  machine      `json:"machine"`
 	Command  string       `json:"command"`
 	Cell     string       `json:"cell"`
+	Note     string       `json:"note,omitempty"` // -note: what the run's circumstances were
 	Cells    []cellResult `json:"cells"`
 	Baseline []baseResult `json:"baseline"`
+	// The runtime part; empty when it was not measured, and then
+	// RuntimeSkipped says why.
+	Runtime        []runtimeResult `json:"runtime,omitempty"`
+	RuntimeRound   string          `json:"runtime_round,omitempty"` // each measured wrk run
+	RuntimeSkipped string          `json:"runtime_skipped,omitempty"`
 }
 
 func run(ctx context.Context, cfg *config) error {
@@ -119,6 +182,10 @@ func run(ctx context.Context, cfg *config) error {
 		Machine: describeMachine(),
 		Command: cfg.command,
 		Cell:    cfg.cell.String(),
+		Note:    cfg.note,
+	}
+	if err := runtimeReady(cfg, &res); err != nil {
+		return err
 	}
 	root, err := os.MkdirTemp("", "epfs-study-root-")
 	if err != nil {
@@ -143,9 +210,19 @@ func run(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
+	if res.RuntimeSkipped == "" {
+		if res.Runtime, err = studyRuntime(ctx, cfg, root); err != nil {
+			return fmt.Errorf("runtime: %w", err)
+		}
+		res.RuntimeRound = cfg.round.String()
+	}
+	res.Machine.LoadAvgEnd = loadAvg()
 	fmt.Println(cellTable(res.Cells))
 	fmt.Println(syscallTable(res.Cells))
 	fmt.Println(baselineTable(res.Baseline))
+	if len(res.Runtime) > 0 {
+		fmt.Println(runtimeTable(res.Runtime))
+	}
 	if err := writeOutputs(cfg, &res); err != nil {
 		return err
 	}
@@ -153,6 +230,29 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.doc != "" {
 		fmt.Printf("study: rewrote the study region of %s\n", cfg.doc)
 	}
+	return nil
+}
+
+// runtimeReady checks up front that the runtime part can run, so that a
+// full run without its tools fails at once, naming what to install, not
+// after the other parts; with -quick it says that the part will be
+// skipped, and why, and the run goes on. -runtime=false skips it on
+// purpose.
+func runtimeReady(cfg *config, res *results) error {
+	if !cfg.runtime {
+		res.RuntimeSkipped = "not asked for (-runtime=false)"
+		fmt.Println("study: runtime part skipped: -runtime=false")
+		return nil
+	}
+	why := runtimeMissing(cfg.ceiling)
+	if why == "" {
+		return nil
+	}
+	if !cfg.quick {
+		return fmt.Errorf("runtime part: %s; or leave it out with -runtime=false", why)
+	}
+	res.RuntimeSkipped = why
+	fmt.Printf("study: runtime part SKIPPED (-quick): %s\n", why)
 	return nil
 }
 

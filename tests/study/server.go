@@ -75,6 +75,8 @@ type machine struct {
 	Kernel  string `json:"kernel"`
 	Go      string `json:"go"`
 	LoadAvg string `json:"loadavg"` // at the start: the shared machine's noise
+	// LoadAvgEnd is the load average when the measuring ended.
+	LoadAvgEnd string `json:"loadavg_end,omitempty"`
 }
 
 func describeMachine() machine {
@@ -85,12 +87,18 @@ func describeMachine() machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
+	m.LoadAvg = loadAvg()
+	return m
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages (proc_loadavg(5)).
+func loadAvg() string {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) >= 3 {
-			m.LoadAvg = strings.Join(f[:3], " ")
+			return strings.Join(f[:3], " ")
 		}
 	}
-	return m
+	return ""
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo.
@@ -103,19 +111,30 @@ func cpuModel(cpuinfo string) string {
 	return "unknown"
 }
 
-// epfsProc is one running epfs serve.
+// epfsProc is one running server under study: epfs serve, or (in the
+// runtime part) a ceiling responder, which has no metrics.
 type epfsProc struct {
 	cmd     *exec.Cmd
 	addr    string // the serving address
-	metrics string // the /metrics URL
+	metrics string // the /metrics URL; "" for a ceiling responder
 	tid     int    // the loop's thread id
 }
 
 // startEpfs runs epfs serve on root with one loop and the given strategy,
 // and waits for its start-up lines.
 func startEpfs(ctx context.Context, bin, root, strategy string) (*epfsProc, error) {
-	cmd := exec.CommandContext(ctx, bin, "serve", "--root", root, "--listen", "127.0.0.1:0",
+	return launchEpfs(ctx, nil, nil, bin, "serve", "--root", root, "--listen", "127.0.0.1:0",
 		"--loops", "1", "--transmit", strategy, "--access-log", "off", "--admin-listen", "127.0.0.1:0")
+}
+
+// launchEpfs starts epfs with args behind the command prefix (taskset, or
+// nothing) and the extra environment, and waits until its start-up lines
+// have named the serving and the metrics address and /metrics the loop's
+// thread id.
+func launchEpfs(ctx context.Context, prefix, env []string, bin string, args ...string) (*epfsProc, error) {
+	argv := append(append(append([]string(nil), prefix...), bin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -124,7 +143,11 @@ func startEpfs(ctx context.Context, bin, root, strategy string) (*epfsProc, erro
 		return nil, err
 	}
 	p := &epfsProc{cmd: cmd}
-	lines := make(chan map[string]any)
+	// Buffered: a line sent while the loop below is busy with the one
+	// before must wait, not be dropped (an unbuffered send with a default
+	// lost the "listening" line on a loaded machine, and the start timed
+	// out); once started, nobody reads, and the lines past the buffer are.
+	lines := make(chan map[string]any, 64)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(stderr)

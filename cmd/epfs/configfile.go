@@ -80,15 +80,43 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 			sort.Strings(unknown)
 			return forCommand(c, badValue("--config", path, fmt.Sprintf("unknown setting %q: want the name of a flag of epfs %s", unknown[0], c.Command.Name)))
 		}
-		src, err := altsrc.NewTomlSourceFromFile(path)
-		if err == nil {
-			err = altsrc.ApplyInputSourceValues(c, src, flags)
-		}
-		if err != nil {
+		src := altsrc.NewMapInputSource(path, fileValues(keys, flags))
+		if err := altsrc.ApplyInputSourceValues(c, src, flags); err != nil {
 			return forCommand(c, badValue("--config", path, typeMismatch(err)))
 		}
 		return nil
 	}
+}
+
+// fileValues turns the decoded file into what altsrc reads: integers as
+// int, and, for a repeatable flag, a lone string as a list of one, so that
+// a setting written before its flag became repeatable ("cache-control =
+// 'no-cache'") still means what it meant.
+func fileValues(keys map[string]any, flags []cli.Flag) map[any]any {
+	repeatable := map[string]bool{}
+	for _, f := range flags {
+		if _, ok := f.(*altsrc.StringSliceFlag); ok {
+			for _, n := range f.Names() {
+				repeatable[n] = true
+			}
+		}
+	}
+	m := make(map[any]any, len(keys))
+	for k, v := range keys {
+		switch x := v.(type) {
+		case int64:
+			m[k] = int(x)
+		case string:
+			if repeatable[k] {
+				m[k] = []any{x}
+				continue
+			}
+			m[k] = x
+		default:
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // altsrc's message for a value of the wrong type, and what each of its type

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/epfs/epfs/poller"
@@ -36,9 +38,19 @@ type Config struct {
 	Autoindex     bool   // generate listings for directories without an index
 	AllowDotfiles bool   // serve paths with a segment starting with "."
 	Precompressed bool   // serve name.br/.zst/.gz to clients that accept them
-	CacheControl  string // Cache-Control value on every file response ("" for none)
 	Fallback      string // URL path served with 200 for paths that do not exist ("" for none)
 	ServerHeader  string // Server field value ("" for none)
+	// CacheControl gives the responses carrying a file (200, 206, 304, an
+	// error page) the Cache-Control of the first rule whose glob matches
+	// the path of the file served; none matching, none sent.
+	CacheControl []CacheRule
+	// Headers add fields: one without a glob to every response, the
+	// built-in errors and refusals included; one with a glob to the
+	// responses carrying a file whose path matches it.
+	Headers []HeaderRule
+	// ErrorPages maps a status to the URL path of the file served, with
+	// that status, in place of its built-in text (see PageStatuses).
+	ErrorPages map[int]string
 	// ContentTypes maps a lower-case extension to its Content-Type
 	// (fsindex.ContentTypes builds one); nil: fsindex's built-in table.
 	ContentTypes map[string]string
@@ -176,12 +188,37 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--index %s: want a file name, not a path", c.Index)
 		}
 	}
-	for _, v := range []struct{ flag, val string }{{"--cache-control", c.CacheControl}, {"--server-header", c.ServerHeader}} {
-		for i := 0; i < len(v.val); i++ {
-			if b := v.val[i]; b < 0x20 && b != '\t' || b == 0x7f {
-				return fmt.Errorf("%s %q: want a field value without control characters", v.flag, v.val)
-			}
+	if err := checkValue(c.ServerHeader); err != nil {
+		return fmt.Errorf("--server-header %q: %v", c.ServerHeader, err)
+	}
+	if _, err := compileRules(c.Headers, c.CacheControl); err != nil {
+		return err
+	}
+	for status, page := range c.ErrorPages {
+		if err := checkErrorPage(status, page); err != nil {
+			return fmt.Errorf("--error-page %d=%s: %v", status, page, err)
 		}
+	}
+	return nil
+}
+
+// PageStatuses are the statuses an error page may replace the built-in
+// text of: those epfs answers a request it has read with, once it knows
+// the target (403, 404, 500 after the lookup; 405 for a method a file
+// server does not allow). The others keep their text: a head the parser
+// refused (400, 414, 431, 501, 505) closes a stream that can no longer be
+// trusted, 412 and 416 answer about the file itself, and 503 (--max-conns,
+// descriptors or listing memory exhausted) comes from memory, never from a
+// lookup, since a lookup is what failed or what the server cannot afford.
+var PageStatuses = []int{403, 404, 405, 500}
+
+// checkErrorPage reports why status=page cannot be an error page.
+func checkErrorPage(status int, page string) error {
+	if !slices.Contains(PageStatuses, status) {
+		return fmt.Errorf("want the status 403, 404, 405 or 500 (%d keeps its built-in text)", status)
+	}
+	if page == "" || page[0] != '/' {
+		return errors.New("want a URL path starting with /, such as 404=/404.html")
 	}
 	return nil
 }

@@ -391,32 +391,51 @@ func (c *conn) serve(consumed int) {
 	}
 	var e *fsindex.Entry
 	res := fsindex.NotFound
-	if h.MethodID == httpparse.MethodGET || h.MethodID == httpparse.MethodHEAD {
-		path := bytesToString(rq.path)
-		if w.srv.pool == nil {
-			e, res, err = w.srv.lookup(w.sc, path)
-		} else {
-			var hit bool
-			e, res, hit = w.srv.lookupCached(path)
-			if !hit {
-				if c.lookupOnPool() {
-					return
-				}
-				e, res, err = w.srv.lookup(w.sc, path)
-			}
+	switch h.MethodID {
+	case httpparse.MethodGET, httpparse.MethodHEAD:
+		rq.page = 0
+	case httpparse.MethodOPTIONS, httpparse.MethodUnknown:
+		c.plan(nil, res, 0, nil)
+		return
+	default:
+		// A method a file server does not allow: its answer is 405,
+		// whose page, if there is one, is all there is to look up.
+		if rq.page = 405; w.srv.cfg.ErrorPages[405] == "" {
+			c.plan(nil, res, 0, nil)
+			return
 		}
 	}
-	c.plan(e, res, err)
+	path := bytesToString(rq.path)
+	page := rq.page
+	if w.srv.pool == nil {
+		e, res, page, err = w.srv.lookup(w.sc, path, page)
+	} else {
+		var hit bool
+		e, res, page, hit = w.srv.lookupCached(path, page)
+		if !hit {
+			if c.lookupOnPool() {
+				return
+			}
+			e, res, page, err = w.srv.lookup(w.sc, path, rq.page)
+		}
+	}
+	c.plan(e, res, page, err)
 }
 
 // plan plans the response to the request from what the lookup of its
 // decoded path returned: on the loop in serve, or in lookedUp when the
 // pool hands the request back.
-func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
+//
+// page is the status of an error page e is (see lookup), 0 for none.
+func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, page int, err error) {
 	w, rq := c.w, c.rq
 	keepAlive := rq.keepAlive && !w.draining
+	if page != 0 {
+		rq.resp.PlanPage(w.tw, &rq.head, page, e, keepAlive)
+		return
+	}
 	if res == fsindex.Failed {
-		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory {
+		if exhausted(err) {
 			// Out of descriptors, or of the memory listings may hold:
 			// the file may well exist, and a retry may succeed once
 			// connections close (503, as fsindex documents). No log
@@ -430,6 +449,14 @@ func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
 		return
 	}
 	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
+}
+
+// exhausted reports whether a lookup failed for want of descriptors or of
+// the memory listings may hold: the file may well exist, and a retry may
+// succeed once connections close, so the answer is 503 (as fsindex
+// documents), from memory.
+func exhausted(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory
 }
 
 // fail plans the error response to a request the parser refused. The byte

@@ -54,10 +54,13 @@ type request struct {
 	start time.Time         // when the request's first byte came, for the access log (read only with the log on)
 
 	// A cache miss looked up on the I/O pool (stateLookup, see
-	// lookupOnPool): entry, res and err are written by the pool thread
-	// and read by the loop in lookedUp.
+	// lookupOnPool): entry, res, page and err are written by the pool
+	// thread and read by the loop in lookedUp. page, set by serve, is the
+	// status whose error page alone is looked up (405), or 0; the pool's
+	// answer sets it to the status of the error page entry is, or 0.
 	entry    *fsindex.Entry
 	res      fsindex.Result
+	page     int
 	err      error
 	lookRun  func(*iopool.Thread) // rq.runLookup and rq.lookedUp, made once per request
 	lookDone func()

@@ -80,7 +80,7 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 			sort.Strings(unknown)
 			return forCommand(c, badValue("--config", path, fmt.Sprintf("unknown setting %q: want the name of a flag of epfs %s", unknown[0], c.Command.Name)))
 		}
-		src := altsrc.NewMapInputSource(path, fileValues(keys, flags))
+		src := altsrc.NewMapInputSource(path, fileValues(keys))
 		if err := altsrc.ApplyInputSourceValues(c, src, flags); err != nil {
 			return forCommand(c, badValue("--config", path, typeMismatch(err)))
 		}
@@ -88,26 +88,22 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 	}
 }
 
+// onceScalar are the repeatable flags that once took one value: in the file
+// their old form, a lone string ("cache-control = 'no-cache'"), still means
+// what it meant, a list of one. Every other list flag wants a list.
+var onceScalar = map[string]bool{"cache-control": true}
+
 // fileValues turns the decoded file into what altsrc reads: integers as
-// int, and, for a repeatable flag, a lone string as a list of one, so that
-// a setting written before its flag became repeatable ("cache-control =
-// 'no-cache'") still means what it meant.
-func fileValues(keys map[string]any, flags []cli.Flag) map[any]any {
-	repeatable := map[string]bool{}
-	for _, f := range flags {
-		if _, ok := f.(*altsrc.StringSliceFlag); ok {
-			for _, n := range f.Names() {
-				repeatable[n] = true
-			}
-		}
-	}
+// int (as altsrc's own TOML loader does), and a onceScalar string as a
+// list of one.
+func fileValues(keys map[string]any) map[any]any {
 	m := make(map[any]any, len(keys))
 	for k, v := range keys {
 		switch x := v.(type) {
 		case int64:
 			m[k] = int(x)
 		case string:
-			if repeatable[k] {
+			if onceScalar[k] {
 				m[k] = []any{x}
 				continue
 			}

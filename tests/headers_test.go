@@ -159,7 +159,7 @@ error-page = ["404=/hello.txt"]
 			t.Fatal(err)
 		}
 		p := &proc{cmd: exec.Command(epfsBin, "serve", "--root", f.root, "--listen", "127.0.0.1:0", "--access-log", "off", "--config", conf), done: make(chan struct{})}
-		p.cmd.Env = append(os.Environ(), "EPFS_HEADER=X-Env-A: a\nX-Env-B: b", "EPFS_NOSNIFF=false")
+		p.cmd.Env = append(os.Environ(), "EPFS_HEADER=X-Env-A: a\nX-Env-B: b", "EPFS_NOSNIFF=false", "EPFS_CACHE_CONTROL=/dir/*=no-cache\nmax-age=7")
 		p.start(t, "listening")
 		base := "http://" + strings.Split(p.addr, ",")[0]
 		// The environment overrides the file's header list, as for any flag.
@@ -167,11 +167,11 @@ error-page = ["404=/hello.txt"]
 		if h.Get("X-Env-A") != "a" || h.Get("X-Env-B") != "b" || h.Get("X-From-File") != "" || h.Get("X-Content-Type-Options") != "" {
 			t.Errorf("EPFS_HEADER: %v; want X-Env-A and X-Env-B only", h)
 		}
-		if h.Get("Cache-Control") != "no-store" {
-			t.Errorf("file's cache-control rules: /dir/file.txt has %q, want no-store", h.Get("Cache-Control"))
+		if h.Get("Cache-Control") != "no-cache" {
+			t.Errorf("EPFS_CACHE_CONTROL rules: /dir/file.txt has %q, want no-cache", h.Get("Cache-Control"))
 		}
-		if code, b, h := get(t, base, "/nope"); code != 404 || b != "hello, world\n" || h.Get("Cache-Control") != "max-age=5" {
-			t.Errorf("file's error-page: %d %q, Cache-Control %q; want 404, hello.txt and max-age=5", code, b, h.Get("Cache-Control"))
+		if code, b, h := get(t, base, "/nope"); code != 404 || b != "hello, world\n" || h.Get("Cache-Control") != "max-age=7" {
+			t.Errorf("file's error-page: %d %q, Cache-Control %q; want 404, hello.txt and max-age=7", code, b, h.Get("Cache-Control"))
 		}
 		p.stop(t, syscall.SIGTERM)
 
@@ -181,8 +181,11 @@ error-page = ["404=/hello.txt"]
 		if _, _, h := get(t, base, "/dir/file.txt"); h.Get("X-From-File") != "1" || h.Get("X-Dir") != "yes" || h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("config file headers: %v; want X-From-File, X-Dir and nosniff", h)
 		}
-		if _, _, h := get(t, base, "/hello.txt"); h.Get("X-Dir") != "" {
-			t.Errorf("/dir/* matched /hello.txt: %v", h)
+		if _, _, h := get(t, base, "/dir/file.txt"); h.Get("Cache-Control") != "no-store" {
+			t.Errorf("file's cache-control rules: /dir/file.txt has %q, want no-store", h.Get("Cache-Control"))
+		}
+		if _, _, h := get(t, base, "/hello.txt"); h.Get("X-Dir") != "" || h.Get("Cache-Control") != "max-age=5" {
+			t.Errorf("/hello.txt: %v; want no X-Dir (/dir/* does not match) and max-age=5", h)
 		}
 		p.stop(t, syscall.SIGTERM)
 	})

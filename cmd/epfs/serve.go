@@ -36,10 +36,10 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "autoindex", Usage: "list directories that have no index file", EnvVars: []string{"EPFS_AUTOINDEX"}},
 		&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
 		&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
-		&cli.StringSliceFlag{Name: "cache-control", Usage: "Cache-Control of file responses: VALUE for every file, or GLOB=VALUE for the files whose path matches GLOB (* or starting with /; repeatable, first match wins; empty VALUE: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
-		&cli.StringSliceFlag{Name: "header", Usage: "'Name: value' added to every response, or GLOB=Name: value to the file responses whose path matches GLOB (repeatable; one per line in the environment variable)", EnvVars: []string{"EPFS_HEADER"}},
+		&cli.StringSliceFlag{Name: "cache-control", Usage: "Cache-Control of file responses: VALUE for every file, or GLOB=VALUE for the files whose path matches GLOB (* or starting with /; repeatable, first match wins; one a line in the environment variable; empty VALUE: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringSliceFlag{Name: "header", Usage: "'Name: value' added to every response, or GLOB=Name: value to the file responses whose path matches GLOB (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_HEADER"}},
 		&cli.BoolFlag{Name: "nosniff", Value: true, Usage: "send X-Content-Type-Options: nosniff on every response (--nosniff=false: not unless a --header sets it)", EnvVars: []string{"EPFS_NOSNIFF"}},
-		&cli.StringSliceFlag{Name: "error-page", Usage: "STATUS=/path: serve that file under the root, with the status, in place of the built-in text of 403, 404, 405 or 500 (repeatable)", EnvVars: []string{"EPFS_ERROR_PAGE"}},
+		&cli.StringSliceFlag{Name: "error-page", Usage: "STATUS=/path: serve that file under the root, with the status, in place of the built-in text of 403, 404, 405 or 500 (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_ERROR_PAGE"}},
 		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
 		&cli.StringFlag{Name: "mime-types-file", Value: defaultMimeTypesFile, Usage: "system table (mime.types(5)) for extensions the built-in table does not know, read at start-up when present (empty: none)", EnvVars: []string{"EPFS_MIME_TYPES_FILE"}, TakesFile: true},
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
@@ -243,7 +243,7 @@ func checkFile(root, flag, value, p string) error {
 // into cfg. A value that does not parse is a usage error naming the flag
 // and the value as given.
 func fieldRules(c *cli.Context, cfg *server.Config) error {
-	for _, v := range c.StringSlice("cache-control") {
+	for _, v := range lines(c.StringSlice("cache-control")) {
 		r, err := server.ParseCacheControl(v)
 		if err != nil {
 			return badValue("--cache-control", v, err.Error())
@@ -267,7 +267,7 @@ func fieldRules(c *cli.Context, cfg *server.Config) error {
 		// text file is never run as a script or a style sheet.
 		cfg.Headers = append([]server.HeaderRule{{Name: "X-Content-Type-Options", Value: "nosniff"}}, cfg.Headers...)
 	}
-	for _, v := range c.StringSlice("error-page") {
+	for _, v := range lines(c.StringSlice("error-page")) {
 		const want = "want STATUS=/path, such as 404=/404.html"
 		code, p, ok := strings.Cut(v, "=")
 		status, err := strconv.Atoi(code)
@@ -285,8 +285,10 @@ func fieldRules(c *cli.Context, cfg *server.Config) error {
 	return nil
 }
 
-// lines splits each value at its newlines: a header value can hold none
-// (RFC 9110 §5.5), so EPFS_HEADER may carry several, one a line.
+// lines splits each value at its newlines, and drops blank ones: no field
+// value or path holds a newline (RFC 9110 §5.5), so EPFS_HEADER,
+// EPFS_CACHE_CONTROL and EPFS_ERROR_PAGE may each carry several, one a
+// line. (An empty --cache-control, which meant none, is none.)
 func lines(values []string) []string {
 	var out []string
 	for _, v := range values {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Header and Cache-Control rules: what an operator adds to responses, and
@@ -161,7 +162,17 @@ type fieldRules struct {
 	cache   []CacheRule
 	cglobs  []glob
 	headers bool // any rule depends on the path: fsindex must ask
+
+	// The distinct results of forPath, shared by the entries that get
+	// them: a site has a handful (assets, pages, one subtree with CORS),
+	// so thousands of cached entries point at a few slices. Bounded by
+	// maxShared; past it each entry keeps its own copy.
+	mu     sync.Mutex
+	shared map[string][]byte
 }
+
+// maxShared bounds the distinct field sets kept for sharing.
+const maxShared = 256
 
 // compileRules checks and compiles cfg's rules; the error names the flag.
 func compileRules(headers []HeaderRule, cache []CacheRule) (*fieldRules, error) {
@@ -198,7 +209,8 @@ func (r HeaderRule) String() string {
 
 // forPath returns the field lines of the file served at path: the first
 // Cache-Control rule that matches, then every scoped header that matches,
-// in the order given. It is fsindex.Options.Header, called once per entry.
+// in the order given. It is fsindex.Options.Header, called once per entry
+// built, from the loops and the I/O threads alike.
 func (fr *fieldRules) forPath(path string) []byte {
 	var b []byte
 	for i, c := range fr.cache {
@@ -213,6 +225,20 @@ func (fr *fieldRules) forPath(path string) []byte {
 		if fr.globs[i].match(path) {
 			b = appendFieldLine(b, h.Name, h.Value)
 		}
+	}
+	if b == nil {
+		return nil
+	}
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if s, ok := fr.shared[string(b)]; ok {
+		return s
+	}
+	if len(fr.shared) < maxShared {
+		if fr.shared == nil {
+			fr.shared = map[string][]byte{}
+		}
+		fr.shared[string(b)] = b
 	}
 	return b
 }

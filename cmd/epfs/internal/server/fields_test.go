@@ -149,4 +149,8 @@ func TestFieldsForPath(t *testing.T) {
 			t.Errorf("forPath(%q) = %q, want %q", path, got, want)
 		}
 	}
+	// Entries with the same fields share one slice.
+	if a, b := fr.forPath("/x/a.css"), fr.forPath("/y/b.png"); &a[0] != &b[0] {
+		t.Error("two paths with the same fields got two slices")
+	}
 }

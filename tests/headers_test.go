@@ -191,7 +191,9 @@ error-page = ["404=/hello.txt"]
 	})
 }
 
-// --error-page STATUS=/path serves that file with the original status:
+// --error-page STATUS=/path serves that file with the original status,
+// for the statuses a lookup decides (403, 404, 500) and those decided
+// before one (400, 405, 414, 431, 501, 505):
 // the page's own headers (its path's rules, never the URL's), no
 // validators, no body for HEAD, and neither Range nor a precondition
 // applies to it (no 206, 304 or 412). With and without the I/O pool (a
@@ -209,8 +211,12 @@ func TestErrorPages(t *testing.T) {
 	}
 	for _, threads := range []string{"2", "0"} {
 		t.Run("io-threads "+threads, func(t *testing.T) {
-			p, base := serve(t, f, "--io-threads", threads, "--error-page", "404=/errors/404.html", "--error-page", "403=/errors/403.html",
-				"--error-page", "405=/errors/404.html", "--cache-control", "/errors/*=no-store", "--cache-control", "max-age=60",
+			pages := []string{"404=/errors/404.html", "403=/errors/403.html"}
+			for _, st := range []string{"400", "405", "414", "431", "501", "505"} {
+				pages = append(pages, st+"=/errors/404.html")
+			}
+			p, base := serve(t, f, "--io-threads", threads, "--error-page", strings.Join(pages, "\n"),
+				"--cache-control", "/errors/*=no-store", "--cache-control", "max-age=60",
 				"--header", "/missing*=X-Wrong: the URL's rule")
 			addr := strings.TrimPrefix(base, "http://")
 			for _, tc := range []struct {
@@ -243,6 +249,28 @@ func TestErrorPages(t *testing.T) {
 				}
 				if tc.status == 405 && r.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
 					t.Errorf("405 page without Allow: %v", r.Header)
+				}
+			}
+			// Statuses decided before any lookup: a target or a head
+			// refused (the connection closes after the page, as after
+			// the built-in text), a method epfs does not know (asking
+			// to close, so that raw's read ends), a version it does not
+			// speak.
+			for _, tc := range []struct{ req, status string }{
+				{"GET /a%2fb HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+				{"GET / HTTP/1.1\r\nHost: x\r\nNo Colon\r\n\r\n", "400"},
+				{"GET /" + strings.Repeat("a", 9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"},
+				{"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 9000) + "\r\n\r\n", "431"},
+				{"BREW / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "501"},
+				{"GET / HTTP/3.0\r\nHost: x\r\n\r\n", "505"},
+			} {
+				out := raw(t, addr, tc.req)
+				want := "HTTP/1.1 " + tc.status + " "
+				if !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\r\n\r\n"+page) || !strings.Contains(out, "\r\nCache-Control: no-store\r\n") {
+					t.Errorf("%.40q: %q; want %s with the page and its own Cache-Control", tc.req, out, tc.status)
+				}
+				if !strings.Contains(out, "\r\nConnection: close\r\n") {
+					t.Errorf("%.40q: no Connection: close", tc.req)
 				}
 			}
 			// HEAD: the page's head, its Content-Length, no body; the
@@ -283,7 +311,9 @@ func TestHeaderFlagErrors(t *testing.T) {
 		{[]string{"--header", "/[x=X-A: b"}, 2, "a [ without its ]"},
 		{[]string{"--cache-control", "*.html=no-cache"}, 2, "--cache-control *.html=no-cache: want VALUE or GLOB=VALUE"},
 		{[]string{"--error-page", "404"}, 2, "--error-page 404: want STATUS=/path"},
-		{[]string{"--error-page", "503=/hello.txt"}, 2, "--error-page 503=/hello.txt: want the status 403, 404, 405 or 500"},
+		{[]string{"--error-page", "503=/hello.txt"}, 2, "--error-page 503=/hello.txt: want a status epfs answers with a page: 503 comes from memory"},
+		{[]string{"--error-page", "416=/hello.txt"}, 2, "416 is about the file itself"},
+		{[]string{"--error-page", "418=/hello.txt"}, 2, "want one of the statuses epfs answers with a page: 400, 403, 404, 405, 414, 431, 500, 501, 505"},
 		{[]string{"--error-page", "404=hello.txt"}, 2, "want a URL path starting with /"},
 		{[]string{"--error-page", "404=/missing.html"}, 1, "--error-page 404=/missing.html: no such file in --root"},
 		{[]string{"--error-page", "404=/dir"}, 1, "--error-page 404=/dir: not a regular file"},

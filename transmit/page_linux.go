@@ -22,9 +22,15 @@ import (
 // fulfils a range of the target's representation, §15.3.7). The file is
 // sent whole, in identity: a page's precompressed variants are not offered.
 //
-// req is the request answered (not nil), keepAlive as for Plan.
+// req is the request answered, or nil when there is none to go by (a head
+// the parser refused), framed then as for a GET over HTTP/1.1, as
+// PlanError frames it; keepAlive as for Plan.
 func (r *Response) PlanPage(w *Writer, req *httpparse.Request, status int, e *fsindex.Entry, keepAlive bool) {
-	r.start(w, keepAlive, req.Minor == 0)
+	head, http10 := false, false
+	if req != nil {
+		head, http10 = req.MethodID == httpparse.MethodHEAD, req.Minor == 0
+	}
+	r.start(w, keepAlive, http10)
 	r.entry, r.rep = e, e
 	b := r.headStart(w, status)
 	if status == 405 {
@@ -35,7 +41,7 @@ func (r *Response) PlanPage(w *Writer, req *httpparse.Request, status int, e *fs
 	b = append(b, e.Header...)
 	r.clen = e.Size
 	r.finishHead(b)
-	if req.MethodID == httpparse.MethodHEAD {
+	if head {
 		return
 	}
 	r.mem = e.Body

@@ -6,6 +6,8 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/epfs/epfs/poller"
@@ -203,19 +205,31 @@ func (c *Config) Validate() error {
 }
 
 // PageStatuses are the statuses an error page may replace the built-in
-// text of: those epfs answers a request it has read with, once it knows
-// the target (403, 404, 500 after the lookup; 405 for a method a file
-// server does not allow). The others keep their text: a head the parser
-// refused (400, 414, 431, 501, 505) closes a stream that can no longer be
-// trusted, 412 and 416 answer about the file itself, and 503 (--max-conns,
-// descriptors or listing memory exhausted) comes from memory, never from a
-// lookup, since a lookup is what failed or what the server cannot afford.
-var PageStatuses = []int{403, 404, 405, 500}
+// text of: every 4xx and 5xx epfs answers a request with but three. 412
+// and 416 answer about the file itself, decided with its validators and
+// length. 503 (--max-conns, descriptors or listing memory exhausted)
+// comes from memory, never from a lookup, since a lookup is what failed
+// or what the server cannot afford then.
+var PageStatuses = []int{400, 403, 404, 405, 414, 431, 500, 501, 505}
+
+// pageStatusList names PageStatuses for a message.
+func pageStatusList() string {
+	s := make([]string, len(PageStatuses))
+	for i, st := range PageStatuses {
+		s[i] = strconv.Itoa(st)
+	}
+	return strings.Join(s, ", ")
+}
 
 // checkErrorPage reports why status=page cannot be an error page.
 func checkErrorPage(status int, page string) error {
-	if !slices.Contains(PageStatuses, status) {
-		return fmt.Errorf("want the status 403, 404, 405 or 500 (%d keeps its built-in text)", status)
+	switch {
+	case status == 412 || status == 416:
+		return fmt.Errorf("want a status epfs answers with a page: %d is about the file itself and keeps its built-in text", status)
+	case status == 503:
+		return errors.New("want a status epfs answers with a page: 503 comes from memory, never from a file (the server is out of connections or descriptors)")
+	case !slices.Contains(PageStatuses, status):
+		return fmt.Errorf("want one of the statuses epfs answers with a page: %s", pageStatusList())
 	}
 	if page == "" || page[0] != '/' {
 		return errors.New("want a URL path starting with /, such as 404=/404.html")

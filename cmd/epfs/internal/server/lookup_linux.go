@@ -20,14 +20,15 @@ import (
 
 // lookup resolves path on the calling goroutine, counting on c, and falls
 // back to --fallback for a path that does not exist. An answer that is an
-// error with an --error-page (403, 404, 500) becomes that page: page is
-// then its status and e the page's entry. With page already set (a method
-// error, 405), path is not looked up: only that status's page is.
-func (s *Server) lookup(c *syscount.Counters, path string, page int) (*fsindex.Entry, fsindex.Result, int, error) {
+// error with an --error-page (403, 404, 500) becomes that page: served is
+// then its status and e the page's entry. With page set (a status decided
+// before any lookup: a refused head or target, a method not allowed), path
+// is not looked up: only that status's page is.
+func (s *Server) lookup(c *syscount.Counters, path string, page int) (e *fsindex.Entry, res fsindex.Result, served int, err error) {
 	if page != 0 {
 		return s.lookupPage(c, page, fsindex.NotFound, nil)
 	}
-	e, res, err := s.index.Lookup(c, path)
+	e, res, err = s.index.Lookup(c, path)
 	if res == fsindex.NotFound && s.cfg.Fallback != "" {
 		e, res, err = s.index.Lookup(c, s.cfg.Fallback)
 	}
@@ -72,7 +73,7 @@ func (s *Server) lookupPage(c *syscount.Counters, status int, res fsindex.Result
 // lookupCached answers as lookup would, from the cache alone: hit is false
 // when lookup would make a system call (a miss or a stale entry, for path,
 // the fallback or the error page).
-func (s *Server) lookupCached(path string, page int) (e *fsindex.Entry, res fsindex.Result, status int, hit bool) {
+func (s *Server) lookupCached(path string, page int) (e *fsindex.Entry, res fsindex.Result, served int, hit bool) {
 	if page == 0 {
 		e, res, hit = s.index.LookupCached(path)
 		if hit && res == fsindex.NotFound && s.cfg.Fallback != "" {
@@ -117,7 +118,7 @@ func (c *conn) lookupOnPool() bool {
 // reads rq.path and writes the answer into rq.entry, rq.res and rq.err,
 // nothing else; the connection does not touch either until lookedUp.
 func (rq *request) runLookup(s *Server, t *iopool.Thread) {
-	rq.entry, rq.res, rq.page, rq.err = s.lookup(t.Counters, bytesToString(rq.path), rq.page)
+	rq.entry, rq.res, rq.served, rq.err = s.lookup(t.Counters, bytesToString(rq.path), rq.page)
 }
 
 // lookedUp runs on the loop when the pool has looked the path up (or, if
@@ -126,7 +127,7 @@ func (rq *request) runLookup(s *Server, t *iopool.Thread) {
 // connection plans its response and runs on.
 func (c *conn) lookedUp() {
 	rq := c.rq
-	e, res, page, err := rq.entry, rq.res, rq.page, rq.err
+	e, res, served, err := rq.entry, rq.res, rq.served, rq.err
 	rq.entry, rq.err = nil, nil
 	if c.state == stateOrphan {
 		if e != nil {
@@ -137,6 +138,6 @@ func (c *conn) lookedUp() {
 	}
 	c.state = stateSend
 	c.timer.Stop()
-	c.plan(e, res, page, err)
+	c.plan(e, res, served, err)
 	c.run()
 }

@@ -291,6 +291,20 @@ func TestErrorPages(t *testing.T) {
 	}
 }
 
+// A refused head as a fresh server's first request: its page is not in
+// the cache yet, so the I/O pool looks it up while the connection waits,
+// and the page still goes out before the close.
+func TestErrorPageLookedUpForARefusedHead(t *testing.T) {
+	f := newFixture(t)
+	_, base := serve(t, f, "--error-page", "400=/hello.txt", "--error-page", "505=/hello.txt")
+	for _, req := range []string{"GET / HTTP/1.1\r\nHost: x\r\nNo Colon\r\n\r\n", "GET / HTTP/9.9\r\nHost: x\r\n\r\n"} {
+		out := raw(t, strings.TrimPrefix(base, "http://"), req)
+		if !strings.HasPrefix(out, "HTTP/1.1 ") || !strings.HasSuffix(out, "\r\n\r\nhello, world\n") || !strings.Contains(out, "\r\nConnection: close\r\n") {
+			t.Errorf("%q: %q; want the page, then the close", req, out)
+		}
+	}
+}
+
 // Every mistake in the new flags is one line naming the flag, the value and
 // what is wanted, and exits non-zero before anything is served: 2 for a
 // value that does not parse, 1 for a page that is not there.

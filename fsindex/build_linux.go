@@ -100,6 +100,7 @@ func (x *Index) fileEntry(c *syscount.Counters, key, openPath string, fd int, st
 	e.openPath = openPath
 	e.result = Found
 	e.ContentType = lookupType(x.opts.ContentTypes, openPath)
+	e.Header = x.header("/" + openPath)
 	e.refs.Store(1)
 	e.checked.Store(now)
 	if x.opts.Precompressed {
@@ -195,11 +196,29 @@ func (x *Index) addVariants(c *syscount.Counters, e *Entry) {
 		v := x.fill(c, fd, &st)
 		v.Encoding = enc
 		v.ContentType = e.ContentType
+		v.Header = e.Header
 		v.result = Found
 		e.variants[enc] = v
 		e.fds += v.fds
 		e.bytes += v.bytes
 	}
+}
+
+// header returns the fields Options.Header gives the file at path.
+func (x *Index) header(path string) []byte {
+	if x.opts.Header == nil {
+		return nil
+	}
+	return x.opts.Header(path)
+}
+
+// listingPath is the path header rules see for the listing of the
+// directory rel: the directory URL, with its trailing "/".
+func listingPath(rel string) string {
+	if rel == "" {
+		return "/"
+	}
+	return "/" + rel + "/"
 }
 
 func timespecLess(a, b unix.Timespec) bool {
@@ -269,6 +288,7 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		ETag:         bodyETag(body),
 		LastModified: string(appendHTTPDate(nil, mt)),
 		ContentType:  contentTypes["html"],
+		Header:       x.header(listingPath(rel)),
 		Body:         body,
 		key:          strings.Clone(key),
 		openPath:     rel,

@@ -103,6 +103,12 @@ type Entry struct {
 	// exactly the bytes the ETag and Size describe. Do not modify it.
 	Body []byte
 
+	// Header is what Options.Header returned for the entry's path: field
+	// lines, each "\r\nName: value", appended as they are to the head of
+	// a response that carries the entry. A variant shares its original's.
+	// Nil when there are none. Do not modify it.
+	Header []byte
+
 	// Encoding is Identity for a file looked up by path, and the coding of
 	// a variant returned by Variant.
 	Encoding Encoding

@@ -60,6 +60,17 @@ type Options struct {
 	// once per cache entry, never per request. Default (nil): the built-in
 	// table alone.
 	ContentTypes map[string]string
+
+	// Header, if set, returns the header field lines every response that
+	// carries an entry sends, given the path of the file the entry serves:
+	// "/" and the root-relative path opened, so the index file answering
+	// "/dir/" is "/dir/index.html" and a fallback or error page is its own
+	// path, never the URL asked for; a listing is its directory's path with
+	// a trailing "/" ("/" for the root). It is called once per entry built,
+	// from any goroutine that builds one, and its result is kept as
+	// Entry.Header: what depends on the path alone is worked out here, not
+	// per request. Nil: no fields.
+	Header func(path string) []byte
 }
 
 // The defaults, as documented on Options.

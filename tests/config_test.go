@@ -111,6 +111,10 @@ func TestConfigSample(t *testing.T) {
 	if err := os.WriteFile(path, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The sample's error page, which must exist at start-up.
+	if err := os.WriteFile(filepath.Join(f.root, "404.html"), []byte("<p>gone</p>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	flags := serveFlagNames(t)
 	for _, fl := range flags {
 		if fl != "config" && !strings.Contains(settings, "\n"+fl+" = ") {

@@ -16,12 +16,13 @@ func TestAllocs(t *testing.T) {
 	e := &env{t: t, root: root}
 	e.file("a.txt", []byte("hello, world\n"))
 	e.file("big.bin", make([]byte, 100<<10))
-	x, err := fsindex.Open(fsindex.Options{Root: root})
+	fields := []byte("\r\nCache-Control: no-cache\r\nAccess-Control-Allow-Origin: *")
+	x, err := fsindex.Open(fsindex.Options{Root: root, Header: func(string) []byte { return fields }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close(nil)
-	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60"})
+	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60", Fields: []byte("\r\nX-Content-Type-Options: nosniff")})
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -52,5 +53,19 @@ func TestAllocs(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("%s: %v allocs per response", c.name, allocs)
 		}
+	}
+	req := parse(t, "GET /nope HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\n")
+	allocs := testing.AllocsPerRun(200, func() {
+		en, _, _ := x.Lookup(nil, "/big.bin")
+		r.PlanPage(w, req, 404, en, true)
+		for r.Step(w, nil, fds[0]) != Done {
+			unix.Read(fds[1], sink)
+		}
+		for n, _ := unix.Read(fds[1], sink); n > 0; n, _ = unix.Read(fds[1], sink) {
+		}
+		r.Reset(nil)
+	})
+	if allocs != 0 {
+		t.Errorf("error page by sendfile: %v allocs per response", allocs)
 	}
 }

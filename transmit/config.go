@@ -58,6 +58,13 @@ type Config struct {
 	// CacheControl is the value of the Cache-Control field on responses
 	// that carry a representation (200, 206, 304); "" sends none.
 	CacheControl string
+	// Fields are header field lines added to every response, errors
+	// included, each "\r\nName: value", the form a head carries. They are
+	// appended as they are: the caller checks names and values (RFC 9110
+	// §5.1, §5.5) and keeps out the fields this package writes itself.
+	// Fields that depend on the file served come with the entry instead
+	// (fsindex.Entry.Header).
+	Fields []byte
 	// Strategy is how file bodies are moved (default Sendfile).
 	Strategy Strategy
 	// Budget bounds the bytes one Step writes to the socket, head and body

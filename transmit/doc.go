@@ -95,9 +95,13 @@
 //     Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges:
 //     bytes, Cache-Control (if set), Connection: close whenever the server
 //     will close, and Connection: keep-alive to an HTTP/1.0 client that
-//     keeps the connection.
+//     keeps the connection. Config.Fields go on every response, and the
+//     entry's own fields (fsindex.Entry.Header, worked out once per entry)
+//     on every 200, 206 and 304 about it: both are appended as they are.
 //   - Errors (400, 403, 404, 405, 412, 414, 416, 431, 500, 501, 503, 505)
-//     carry a short text/plain body with its exact Content-Length. A 301
+//     carry a short text/plain body with its exact Content-Length, or, by
+//     PlanPage, a file (an error page) with no validators, sent whole
+//     whatever the request's preconditions and Range say (§13.2.1). A 301
 //     for a directory named without its trailing slash sends Location: the
 //     path, percent-encoded, plus "/" and the query as received.
 //

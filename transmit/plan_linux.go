@@ -76,7 +76,7 @@ func (r *Response) PlanError(w *Writer, req *httpparse.Request, status int, keep
 	r.planError(w, status, head)
 }
 
-// headStart begins a head: status line, Date and Server.
+// headStart begins a head: status line, Date, Server and Config.Fields.
 func (r *Response) headStart(w *Writer, status int) []byte {
 	r.status = status
 	b := appendStatusLine(r.s.buf[:0], status)
@@ -85,7 +85,7 @@ func (r *Response) headStart(w *Writer, status int) []byte {
 	if w.cfg.ServerHeader != "" {
 		b = appendField(b, "Server", w.cfg.ServerHeader)
 	}
-	return b
+	return append(b, w.cfg.Fields...)
 }
 
 // finishHead adds the connection fields and the blank line, and makes the
@@ -185,14 +185,15 @@ func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsinde
 }
 
 // appendValidators adds the fields a 200, 206 and 304 share (RFC 9110
-// §15.4.5 lists what a 304 must repeat): Last-Modified, ETag, Cache-Control
-// and Vary.
+// §15.4.5 lists what a 304 must repeat): Last-Modified, ETag, Cache-Control,
+// the entry's own fields (its Cache-Control rule among them) and Vary.
 func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary bool) []byte {
 	b = appendField(b, "Last-Modified", rep.LastModified)
 	b = appendField(b, "ETag", rep.ETag)
 	if w.cfg.CacheControl != "" {
 		b = appendField(b, "Cache-Control", w.cfg.CacheControl)
 	}
+	b = append(b, rep.Header...)
 	if vary {
 		b = appendField(b, "Vary", "Accept-Encoding")
 	}

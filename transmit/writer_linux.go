@@ -27,6 +27,7 @@ type Writer struct {
 	slabs     lifo.Pool[*slab]    // idle per-response buffers, at most maxIdleSlabs
 	pipes     lifo.Pool[pipePair] // idle empty pipes for Splice, at most maxIdlePipes
 	open      int                 // pipes open: idle plus held by transfers in flight
+	slabSize  int                 // the head room a new slab gets: slabBufSize and Config.Fields
 	seed      uint64              // random, per Writer: multipart boundaries are unguessable
 	seq       uint64              // multipart responses planned, for the next boundary
 	probe     [1]byte             // where a probe's one byte lands
@@ -68,6 +69,10 @@ func NewWriter(cfg Config) *Writer {
 	w := &Writer{cfg: cfg.withDefaults(), dateSec: -1 << 62}
 	w.cachestat = w.cfg.Probe && w.cfg.Cachestat
 	w.slabs.Max, w.pipes.Max = maxIdleSlabs, maxIdlePipes
+	// Fields go on every head, so a head is born with room for them; an
+	// entry's own fields (a long Content-Security-Policy) may grow a slab
+	// once, and the grown buffer goes back to the pool with it.
+	w.slabSize = slabBufSize + len(w.cfg.Fields)
 	var b [8]byte
 	rand.Read(b[:])
 	w.seed = binary.LittleEndian.Uint64(b[:])
@@ -128,7 +133,7 @@ func (w *Writer) getSlab() *slab {
 	if s, ok := w.slabs.Get(); ok {
 		return s
 	}
-	return &slab{buf: make([]byte, 0, slabBufSize)}
+	return &slab{buf: make([]byte, 0, w.slabSize)}
 }
 
 func (w *Writer) putSlab(s *slab) {

@@ -80,15 +80,39 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 			sort.Strings(unknown)
 			return forCommand(c, badValue("--config", path, fmt.Sprintf("unknown setting %q: want the name of a flag of epfs %s", unknown[0], c.Command.Name)))
 		}
-		src, err := altsrc.NewTomlSourceFromFile(path)
-		if err == nil {
-			err = altsrc.ApplyInputSourceValues(c, src, flags)
-		}
-		if err != nil {
+		src := altsrc.NewMapInputSource(path, fileValues(keys))
+		if err := altsrc.ApplyInputSourceValues(c, src, flags); err != nil {
 			return forCommand(c, badValue("--config", path, typeMismatch(err)))
 		}
 		return nil
 	}
+}
+
+// onceScalar are the repeatable flags that once took one value: in the file
+// their old form, a lone string ("cache-control = 'no-cache'"), still means
+// what it meant, a list of one. Every other list flag wants a list.
+var onceScalar = map[string]bool{"cache-control": true}
+
+// fileValues turns the decoded file into what altsrc reads: integers as
+// int (as altsrc's own TOML loader does), and a onceScalar string as a
+// list of one.
+func fileValues(keys map[string]any) map[any]any {
+	m := make(map[any]any, len(keys))
+	for k, v := range keys {
+		switch x := v.(type) {
+		case int64:
+			m[k] = int(x)
+		case string:
+			if onceScalar[k] {
+				m[k] = []any{x}
+				continue
+			}
+			m[k] = x
+		default:
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // altsrc's message for a value of the wrong type, and what each of its type

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,7 +36,10 @@ func serveFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "autoindex", Usage: "list directories that have no index file", EnvVars: []string{"EPFS_AUTOINDEX"}},
 		&cli.StringFlag{Name: "dotfiles", Value: "deny", Usage: "allow or deny paths with a segment starting with '.'", EnvVars: []string{"EPFS_DOTFILES"}},
 		&cli.BoolFlag{Name: "precompressed", Usage: "serve name.br, name.zst, name.gz to clients that accept them", EnvVars: []string{"EPFS_PRECOMPRESSED"}},
-		&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringSliceFlag{Name: "cache-control", Usage: "Cache-Control of file responses: VALUE for every file, or GLOB=VALUE for the files whose path matches GLOB (* or starting with /; repeatable, first match wins; one a line in the environment variable; empty VALUE: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
+		&cli.StringSliceFlag{Name: "header", Usage: "'Name: value' added to every response, or GLOB=Name: value to the file responses whose path matches GLOB (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_HEADER"}},
+		&cli.BoolFlag{Name: "nosniff", Value: true, Usage: "send X-Content-Type-Options: nosniff on every response (--nosniff=false: not unless a --header sets it)", EnvVars: []string{"EPFS_NOSNIFF"}},
+		&cli.StringSliceFlag{Name: "error-page", Usage: "STATUS=/path: serve that file under the root, with the status, in place of the built-in text of 400, 403, 404, 405, 414, 431, 500, 501 or 505 (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_ERROR_PAGE"}},
 		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
 		&cli.StringFlag{Name: "mime-types-file", Value: defaultMimeTypesFile, Usage: "system table (mime.types(5)) for extensions the built-in table does not know, read at start-up when present (empty: none)", EnvVars: []string{"EPFS_MIME_TYPES_FILE"}, TakesFile: true},
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
@@ -96,7 +100,6 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			Index:            c.String("index"),
 			Autoindex:        c.Bool("autoindex"),
 			Precompressed:    c.Bool("precompressed"),
-			CacheControl:     c.String("cache-control"),
 			Fallback:         c.String("fallback"),
 			ServerHeader:     c.String("server-header"),
 			Transmit:         c.String("transmit"),
@@ -177,6 +180,9 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	default:
 		return o, badValue("--dotfiles", c.String("dotfiles"), "want allow or deny")
 	}
+	if err := fieldRules(c, &o.Config); err != nil {
+		return o, err
+	}
 	if err := o.Validate(); err != nil {
 		return o, usageErr{msg: err.Error()}
 	}
@@ -201,21 +207,98 @@ func checkRoot(cfg *server.Config) error {
 	case !fi.IsDir():
 		return fmt.Errorf("--root %s: not a directory", showValue(cfg.Root))
 	}
-	if cfg.Fallback == "" {
-		return nil
+	if cfg.Fallback != "" {
+		if err := checkFile(cfg.Root, "--fallback", cfg.Fallback, cfg.Fallback); err != nil {
+			return err
+		}
 	}
-	// A start-up check only: the server resolves the fallback beneath the
-	// root on every use, so a symlink out of it is still refused there.
-	fi, err = os.Stat(cfg.Root + cfg.Fallback)
-	switch {
-	case os.IsNotExist(err):
-		return fmt.Errorf("--fallback %s: no such file in --root %s", showValue(cfg.Fallback), showValue(cfg.Root))
-	case err != nil:
-		return fmt.Errorf("--fallback %s: %v", showValue(cfg.Fallback), unwrapPath(err))
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("--fallback %s: not a regular file", showValue(cfg.Fallback))
+	for _, status := range server.PageStatuses {
+		if page := cfg.ErrorPages[status]; page != "" {
+			if err := checkFile(cfg.Root, "--error-page", fmt.Sprintf("%d=%s", status, page), page); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// checkFile fails, naming the flag and its value, when the URL path p is not
+// a regular file under root. A start-up check only: the server resolves
+// the file beneath the root on every use, so a symlink out of it is still
+// refused there.
+func checkFile(root, flag, value, p string) error {
+	fi, err := os.Stat(root + p)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Errorf("%s %s: no such file in --root %s", flag, showValue(value), showValue(root))
+	case err != nil:
+		return fmt.Errorf("%s %s: %v", flag, showValue(value), unwrapPath(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s %s: not a regular file", flag, showValue(value))
+	}
+	return nil
+}
+
+// fieldRules reads --cache-control, --header, --nosniff and --error-page
+// into cfg. A value that does not parse is a usage error naming the flag
+// and the value as given.
+func fieldRules(c *cli.Context, cfg *server.Config) error {
+	for _, v := range lines(c.StringSlice("cache-control")) {
+		r, err := server.ParseCacheControl(v)
+		if err != nil {
+			return badValue("--cache-control", v, err.Error())
+		}
+		cfg.CacheControl = append(cfg.CacheControl, r)
+	}
+	sniff := c.Bool("nosniff")
+	for _, v := range lines(c.StringSlice("header")) {
+		r, err := server.ParseHeader(v)
+		if err != nil {
+			return badValue("--header", v, err.Error())
+		}
+		if r.Glob == "" && strings.EqualFold(r.Name, "X-Content-Type-Options") {
+			sniff = false // the operator's own value replaces the default
+		}
+		cfg.Headers = append(cfg.Headers, r)
+	}
+	if sniff {
+		// RFC 9110 leaves sniffing to the client; this field (WHATWG
+		// Fetch §3.5.5) tells a browser to trust Content-Type, so that a
+		// text file is never run as a script or a style sheet.
+		cfg.Headers = append([]server.HeaderRule{{Name: "X-Content-Type-Options", Value: "nosniff"}}, cfg.Headers...)
+	}
+	for _, v := range lines(c.StringSlice("error-page")) {
+		const want = "want STATUS=/path, such as 404=/404.html"
+		code, p, ok := strings.Cut(v, "=")
+		status, err := strconv.Atoi(code)
+		if !ok || err != nil {
+			return badValue("--error-page", v, want)
+		}
+		if prev := cfg.ErrorPages[status]; prev != "" && prev != p {
+			return badValue("--error-page", v, fmt.Sprintf("want one page per status, and %d already has %s", status, showValue(prev)))
+		}
+		if cfg.ErrorPages == nil {
+			cfg.ErrorPages = map[int]string{}
+		}
+		cfg.ErrorPages[status] = p
+	}
+	return nil
+}
+
+// lines splits each value at its newlines, and drops blank ones: no field
+// value or path holds a newline (RFC 9110 §5.5), so EPFS_HEADER,
+// EPFS_CACHE_CONTROL and EPFS_ERROR_PAGE may each carry several, one a
+// line. (An empty --cache-control, which meant none, is none.)
+func lines(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for l := range strings.SplitSeq(v, "\n") {
+			if l = strings.TrimRight(l, "\r"); strings.TrimSpace(l) != "" {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }
 
 // unwrapPath drops the operation and path from a *PathError, which the

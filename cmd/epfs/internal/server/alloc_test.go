@@ -24,18 +24,27 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		log    bool
+		rules  bool // header and Cache-Control rules, and a 404 page
 		path   string
 		status int
 	}{
-		{"small cached file", false, "/small.bin", 200},
-		{"large sendfile file", false, "/large.bin", 200},
-		{"not found", false, "/missing", 404},
-		{"small with access log", true, "/small.bin", 200},
+		{"small cached file", false, false, "/small.bin", 200},
+		{"large sendfile file", false, false, "/large.bin", 200},
+		{"not found", false, false, "/missing", 404},
+		{"small with access log", true, false, "/small.bin", 200},
+		{"small with rules", false, true, "/small.bin", 200},
+		{"large with rules", false, true, "/large.bin", 200},
+		{"error page", false, true, "/missing", 404},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{Root: testRoot(t, false)}
 			if tc.log {
 				cfg.AccessLog = io.Discard
+			}
+			if tc.rules {
+				cfg.Headers = []HeaderRule{{Name: "X-Content-Type-Options", Value: "nosniff"}, {Glob: "/**", Name: "Access-Control-Allow-Origin", Value: "*"}}
+				cfg.CacheControl = []CacheRule{{Glob: "/small.*", Value: "no-cache"}, {Glob: "*", Value: "public, max-age=31536000, immutable"}}
+				cfg.ErrorPages = map[int]string{404: "/small.bin"}
 			}
 			r := start(t, cfg)
 			c := dialRaw(t, r.addr)

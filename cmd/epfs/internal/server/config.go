@@ -1,9 +1,13 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/epfs/epfs/poller"
@@ -36,9 +40,19 @@ type Config struct {
 	Autoindex     bool   // generate listings for directories without an index
 	AllowDotfiles bool   // serve paths with a segment starting with "."
 	Precompressed bool   // serve name.br/.zst/.gz to clients that accept them
-	CacheControl  string // Cache-Control value on every file response ("" for none)
 	Fallback      string // URL path served with 200 for paths that do not exist ("" for none)
 	ServerHeader  string // Server field value ("" for none)
+	// CacheControl gives the responses carrying a file (200, 206, 304, an
+	// error page) the Cache-Control of the first rule whose glob matches
+	// the path of the file served; none matching, none sent.
+	CacheControl []CacheRule
+	// Headers add fields: one without a glob to every response, the
+	// built-in errors and refusals included; one with a glob to the
+	// responses carrying a file whose path matches it.
+	Headers []HeaderRule
+	// ErrorPages maps a status to the URL path of the file served, with
+	// that status, in place of its built-in text (see PageStatuses).
+	ErrorPages map[int]string
 	// ContentTypes maps a lower-case extension to its Content-Type
 	// (fsindex.ContentTypes builds one); nil: fsindex's built-in table.
 	ContentTypes map[string]string
@@ -176,12 +190,49 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--index %s: want a file name, not a path", c.Index)
 		}
 	}
-	for _, v := range []struct{ flag, val string }{{"--cache-control", c.CacheControl}, {"--server-header", c.ServerHeader}} {
-		for i := 0; i < len(v.val); i++ {
-			if b := v.val[i]; b < 0x20 && b != '\t' || b == 0x7f {
-				return fmt.Errorf("%s %q: want a field value without control characters", v.flag, v.val)
-			}
+	if err := checkValue(c.ServerHeader); err != nil {
+		return fmt.Errorf("--server-header %q: %v", c.ServerHeader, err)
+	}
+	if _, err := compileRules(c.Headers, c.CacheControl); err != nil {
+		return err
+	}
+	for status, page := range c.ErrorPages {
+		if err := checkErrorPage(status, page); err != nil {
+			return fmt.Errorf("--error-page %d=%s: %v", status, page, err)
 		}
+	}
+	return nil
+}
+
+// PageStatuses are the statuses an error page may replace the built-in
+// text of: every 4xx and 5xx epfs answers a request with but three. 412
+// and 416 answer about the file itself, decided with its validators and
+// length. 503 (--max-conns, descriptors or listing memory exhausted)
+// comes from memory, never from a lookup, since a lookup is what failed
+// or what the server cannot afford then.
+var PageStatuses = []int{400, 403, 404, 405, 414, 431, 500, 501, 505}
+
+// pageStatusList names PageStatuses for a message.
+func pageStatusList() string {
+	s := make([]string, len(PageStatuses))
+	for i, st := range PageStatuses {
+		s[i] = strconv.Itoa(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkErrorPage reports why status=page cannot be an error page.
+func checkErrorPage(status int, page string) error {
+	switch {
+	case status == 412 || status == 416:
+		return fmt.Errorf("want a status epfs answers with a page: %d is about the file itself and keeps its built-in text", status)
+	case status == 503:
+		return errors.New("want a status epfs answers with a page: 503 comes from memory, never from a file (the server is out of connections or descriptors)")
+	case !slices.Contains(PageStatuses, status):
+		return fmt.Errorf("want one of the statuses epfs answers with a page: %s", pageStatusList())
+	}
+	if page == "" || page[0] != '/' {
+		return errors.New("want a URL path starting with /, such as 404=/404.html")
 	}
 	return nil
 }

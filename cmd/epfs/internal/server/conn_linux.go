@@ -371,6 +371,7 @@ func (c *conn) serve(consumed int) {
 	}
 	c.timer.Stop()
 	c.state = stateSend
+	rq.page, rq.refused = 0, false
 
 	if h.MethodID == httpparse.MethodOPTIONS && string(h.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
@@ -386,37 +387,86 @@ func (c *conn) serve(consumed int) {
 		// head the parser refused. A body it may have is not read: a
 		// lingering close keeps its bytes from resetting the answer.
 		c.discard, c.linger = 0, true
-		rq.resp.PlanError(w.tw, h, 400, false)
+		rq.keepAlive = false
+		c.answerError(400)
 		return
 	}
+	switch h.MethodID {
+	case httpparse.MethodGET, httpparse.MethodHEAD:
+		c.find(bytesToString(rq.path))
+	case httpparse.MethodOPTIONS:
+		c.plan(nil, fsindex.NotFound, 0, nil)
+	case httpparse.MethodUnknown:
+		c.answerError(501)
+	default:
+		// A method a file server does not allow (RFC 9110 §15.5.6).
+		c.answerError(405)
+	}
+}
+
+// answerError plans status, decided before any lookup, as the answer to
+// the request: from its --error-page when there is one, looked up as any
+// path is (from the cache on the loop, else off it), else with the
+// built-in text.
+func (c *conn) answerError(status int) {
+	c.rq.page = status
+	if c.w.srv.cfg.ErrorPages[status] == "" {
+		c.plan(nil, fsindex.NotFound, 0, nil)
+		return
+	}
+	c.find("")
+}
+
+// find looks up what answers the request, path or rq.page's page (see
+// Server.lookup), and plans the response: at once when the cache has it
+// fresh or there is no I/O pool, else once the pool has looked it up
+// (lookedUp); when the pool's queue is full, on the loop.
+func (c *conn) find(path string) {
+	w, rq := c.w, c.rq
 	var e *fsindex.Entry
-	res := fsindex.NotFound
-	if h.MethodID == httpparse.MethodGET || h.MethodID == httpparse.MethodHEAD {
-		path := bytesToString(rq.path)
-		if w.srv.pool == nil {
-			e, res, err = w.srv.lookup(w.sc, path)
-		} else {
-			var hit bool
-			e, res, hit = w.srv.lookupCached(path)
-			if !hit {
-				if c.lookupOnPool() {
-					return
-				}
-				e, res, err = w.srv.lookup(w.sc, path)
+	var res fsindex.Result
+	var served int
+	var err error
+	if w.srv.pool == nil {
+		e, res, served, err = w.srv.lookup(w.sc, path, rq.page)
+	} else {
+		var hit bool
+		e, res, served, hit = w.srv.lookupCached(path, rq.page)
+		if !hit {
+			if c.lookupOnPool() {
+				return
 			}
+			e, res, served, err = w.srv.lookup(w.sc, path, rq.page)
 		}
 	}
-	c.plan(e, res, err)
+	c.plan(e, res, served, err)
 }
 
 // plan plans the response to the request from what the lookup of its
 // decoded path returned: on the loop in serve, or in lookedUp when the
 // pool hands the request back.
-func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
+//
+// served is the status of the error page e is (see Server.lookup), 0 for
+// none. A status decided before the lookup (rq.page) with no page to
+// serve gets its built-in text. A head the parser refused (rq.refused)
+// is no request to frame the answer by: it is framed as for a GET.
+func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, served int, err error) {
 	w, rq := c.w, c.rq
 	keepAlive := rq.keepAlive && !w.draining
+	req := &rq.head
+	if rq.refused {
+		req = nil
+	}
+	switch {
+	case served != 0:
+		rq.resp.PlanPage(w.tw, req, served, e, keepAlive)
+		return
+	case rq.page != 0:
+		rq.resp.PlanError(w.tw, req, rq.page, keepAlive)
+		return
+	}
 	if res == fsindex.Failed {
-		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory {
+		if exhausted(err) {
 			// Out of descriptors, or of the memory listings may hold:
 			// the file may well exist, and a retry may succeed once
 			// connections close (503, as fsindex documents). No log
@@ -430,6 +480,14 @@ func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
 		return
 	}
 	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
+}
+
+// exhausted reports whether a lookup failed for want of descriptors or of
+// the memory listings may hold: the file may well exist, and a retry may
+// succeed once connections close, so the answer is 503 (as fsindex
+// documents), from memory.
+func exhausted(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || err == fsindex.ErrMemory
 }
 
 // fail plans the error response to a request the parser refused. The byte
@@ -447,7 +505,8 @@ func (c *conn) fail(status int) {
 	c.state = stateSend
 	// No request to frame the answer by, so the answer is framed as for a
 	// GET and the close ends it.
-	rq.resp.PlanError(c.w.tw, nil, status, false)
+	rq.keepAlive, rq.refused = false, true
+	c.answerError(status)
 }
 
 // maxBudgetsInRow bounds the send budgets one write may spend in a row

@@ -53,11 +53,21 @@ type request struct {
 	resp  transmit.Response // the response in flight
 	start time.Time         // when the request's first byte came, for the access log (read only with the log on)
 
+	// The answer decided before any lookup: page is that status (a
+	// refused head or target, a method not allowed), whose error page
+	// alone is looked up, or 0 when the lookup of the path decides;
+	// refused says the parser refused the head, so there is no request
+	// to frame the answer by. Set by serve and fail.
+	page    int
+	refused bool
+
 	// A cache miss looked up on the I/O pool (stateLookup, see
-	// lookupOnPool): entry, res and err are written by the pool thread
-	// and read by the loop in lookedUp.
+	// lookupOnPool): entry, res, served and err are written by the pool
+	// thread and read by the loop in lookedUp; served is the status of
+	// the error page entry is, or 0.
 	entry    *fsindex.Entry
 	res      fsindex.Result
+	served   int
 	err      error
 	lookRun  func(*iopool.Thread) // rq.runLookup and rq.lookedUp, made once per request
 	lookDone func()

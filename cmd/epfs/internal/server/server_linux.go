@@ -57,8 +57,18 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	rules, err := compileRules(cfg.Headers, cfg.CacheControl)
+	if err != nil {
+		return nil, err
+	}
+	tcfg.Fields = rules.global
+	var header func(string) []byte
+	if rules.headers {
+		header = rules.forPath
+	}
 	s := &Server{cfg: cfg, runErr: make(chan error, cfg.Loops), started: time.Now()}
 	s.index, err = fsindex.Open(fsindex.Options{
+		Header:        header,
 		Root:          cfg.Root,
 		Index:         cfg.Index,
 		Listing:       cfg.Autoindex,
@@ -161,7 +171,7 @@ func transmitConfig(cfg *Config) (transmit.Config, error) {
 	if err != nil {
 		return transmit.Config{}, fmt.Errorf("--transmit %s: want sendfile, splice or copy", cfg.Transmit)
 	}
-	return transmit.Config{ServerHeader: cfg.ServerHeader, CacheControl: cfg.CacheControl, Strategy: strategy, Budget: cfg.SendBudget}, nil
+	return transmit.Config{ServerHeader: cfg.ServerHeader, Strategy: strategy, Budget: cfg.SendBudget}, nil
 }
 
 // listen binds addr and gives every loop an acceptor on it: its own

@@ -52,6 +52,10 @@ type request struct {
 
 	resp  transmit.Response // the response in flight
 	start time.Time         // when the request's first byte came, for the access log (read only with the log on)
+	// parsed is the loop's batch clock (poller.Loop.BatchNow) when the
+	// head was parsed or refused: where epfs_request_duration_seconds
+	// starts.
+	parsed int64
 
 	// A cache miss looked up on the I/O pool (stateLookup, see
 	// lookupOnPool): entry, res and err are written by the pool thread

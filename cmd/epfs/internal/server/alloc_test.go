@@ -36,9 +36,13 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		{"not found", false, get("/missing"), 404},
 		{"small with access log", true, get("/small.bin"), 200},
 		{"small with access log, odd fields", true, odd, 200},
+		// The root has no index: "/" is its listing. Choosing the form
+		// by Accept allocates nothing either.
+		{"listing page", false, []byte("GET / HTTP/1.1\r\nHost: t\r\nAccept: text/html,*/*;q=0.8\r\n\r\n"), 200},
+		{"listing JSON", false, []byte("GET / HTTP/1.1\r\nHost: t\r\nAccept: application/json;q=0.9, text/html;q=0.5\r\n\r\n"), 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Root: testRoot(t, false)}
+			cfg := Config{Root: testRoot(t, false), Autoindex: true}
 			if tc.log {
 				cfg.AccessLog = io.Discard
 			}

@@ -128,7 +128,7 @@ func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool
 	// the next one could pass the bound.
 	size := listingPageMax + 2*len(key)*5 + jsonPageMax + 6*len(key)
 	for i, r := range rows {
-		if size += (10+9)*len(r.key) + listingRowMax + jsonRowMax; size > int(x.listMax) {
+		if size += (10+12)*len(r.key) + listingRowMax + jsonRowMax; size > int(x.listMax) {
 			truncated, rows = true, rows[:i]
 			break
 		}
@@ -172,10 +172,12 @@ type jsonEntry struct {
 	MTime string `json:"mtime"`          // modification time, RFC 3339 in UTC, to the second
 }
 
-// jsonRowMax bounds a JSON row's bytes beyond nine per byte of its name:
-// encoding/json writes a name byte as at most six ("\u003c", "\ufffd"),
-// and url.PathEscape the link's as at most three. jsonPageMax bounds the
-// document besides its rows and the path (six per byte at most).
+// jsonRowMax bounds a JSON row's bytes beyond twelve per byte of its
+// name: encoding/json writes a name byte as at most six ("\u003c",
+// "\ufffd"), and the link's too: url.PathEscape makes a byte at most
+// three, but leaves "&", which encoding/json then writes as "\u0026".
+// jsonPageMax bounds the document besides its rows and the path (six per
+// byte at most).
 const (
 	jsonRowMax  = 160
 	jsonPageMax = 128

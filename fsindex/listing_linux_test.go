@@ -332,7 +332,7 @@ func TestListingBoundBothForms(t *testing.T) {
 	root := t.TempDir()
 	var names []string
 	for i := range 40 {
-		names = append(names, "d/"+strings.Repeat("<\x01é", 40)+strconv.Itoa(i))
+		names = append(names, "d/"+strings.Repeat("<\x01é&\xff", 40)+strconv.Itoa(i))
 	}
 	mkTree(t, root, names...)
 	x := newIndex(t, Options{Root: root, Listing: true, Valid: freshBound, MemoryBudget: 1}, false)

@@ -18,7 +18,7 @@ LDFLAGS     := $(if $(VERSION),-X main.version=$(VERSION))
 PKGS       ?= ./...
 TEST_FLAGS ?=
 
-.PHONY: all build release man run test race test-busy lint bench bench-peers study soak fuzz clean
+.PHONY: all build release man run test race test-busy test-browser lint bench bench-peers study soak fuzz clean
 
 all: build
 
@@ -80,6 +80,24 @@ test-busy:
 	trap 'kill $$pids' EXIT INT TERM; \
 	echo "test-busy: $$(nproc) CPU hogs:$$pids"; \
 	$(GO) test -race -count=1 -timeout 30m $(TEST_FLAGS) $(PKGS)
+
+# The listing in a real browser (tests/browser_test.go, TestBrowserListing):
+# installs Debian's chromium package when no chromium is on PATH (apt-get,
+# as root), renders a listing of odd names headless, checks the DOM
+# Chromium built (order, escaping) and writes screenshots at a phone's and
+# a desktop's width into SHOTS, which it prints. Not part of test; .ci/run
+# runs it after test.
+SHOTS ?= $(CURDIR)/bin/browser
+test-browser:
+	@set -e; b="$$(command -v chromium || true)"; \
+	if [ -z "$$b" ]; then \
+	  echo "test-browser: installing chromium from Debian's packages"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q; apt-get install -y -q chromium; \
+	  b="$$(command -v chromium)"; \
+	fi; \
+	$(GO) test -count=1 -run '^TestBrowserListing$$' -v ./tests/ -browser "$$b" -shots "$(SHOTS)"; \
+	echo "test-browser: screenshots in $(SHOTS)"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -258,10 +258,10 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		return nil, ErrMemory
 	}
 	x.listed.Add(x.listMax)
-	body, newest, err := x.listing(c, dirfd, key, rel == "")
+	body, doc, newest, err := x.listing(c, dirfd, key, rel == "")
 	c.Close(dirfd)
 	x.built.Add(1)
-	adjust := int64(len(body)) - x.listMax
+	adjust := int64(len(body)+len(doc)) - x.listMax
 	if err != nil {
 		adjust = -x.listMax
 	}
@@ -280,13 +280,14 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 	if newest.After(mt) {
 		mt = newest
 	}
+	lm := string(appendHTTPDate(nil, mt))
 	e := &Entry{
 		Fd:           -1,
 		Size:         int64(len(body)),
 		ModTime:      mt,
 		Inode:        dst.Ino,
-		ETag:         bodyETag(body),
-		LastModified: string(appendHTTPDate(nil, mt)),
+		ETag:         bodyETag('L', body),
+		LastModified: lm,
 		ContentType:  contentTypes["html"],
 		Header:       x.header(listingPath(rel)),
 		Body:         body,
@@ -294,8 +295,22 @@ func (x *Index) dirEntry(c *syscount.Counters, key, rel string, dirfd int, dst *
 		openPath:     rel,
 		result:       Listing,
 		id:           idOf(dst),
-		bytes:        int64(len(body)),
+		bytes:        int64(len(body) + len(doc)),
 		owner:        x,
+	}
+	// The JSON form shares the entry's reference and its accounting: one
+	// directory read, one cache slot, one body budget for both forms.
+	e.json = &Entry{
+		Fd:           -1,
+		Size:         int64(len(doc)),
+		ModTime:      mt,
+		Inode:        dst.Ino,
+		ETag:         bodyETag('J', doc),
+		LastModified: lm,
+		ContentType:  contentTypes["json"],
+		Body:         doc,
+		result:       Listing,
+		form:         true,
 	}
 	e.loose.Store(true)
 	e.refs.Store(1)

@@ -163,6 +163,13 @@
 // cached descriptor then keeps serving the complete old version until the
 // entry is replaced.
 //
+// A listing comes in two forms, built together from one directory read:
+// the HTML page in the entry's Body and a JSON document in Entry.JSON(),
+// the same rows in the same order, each with an ETag of its own (a strong
+// ETag names one representation, RFC 9110 §8.8.3). The JSON form shares
+// the entry's reference and is counted in its bytes; the bounds below are
+// for both forms together.
+//
 // A listing shows the sizes and times of the files in its directory, and a
 // file rewritten in place does not touch its directory, so the directory's
 // identity cannot revalidate it: a listing past Valid is rebuilt (getdents

@@ -16,7 +16,7 @@ type Result uint8
 // Results of [Index.Lookup]. Only Found and Listing come with an Entry.
 const (
 	Found         Result = iota // a regular file: serve the Entry (200, 206, 304...)
-	Listing                     // a generated directory listing: Entry.Body is its HTML
+	Listing                     // a generated directory listing: Entry.Body is its HTML, Entry.JSON its JSON form
 	RedirectSlash               // a directory named without its trailing "/": answer 301 to path+"/"
 	NotFound                    // nothing servable: missing, a dotfile, a malformed path (404)
 	Forbidden                   // exists but is never served: a special file, an escape, a directory with no index (403)
@@ -114,6 +114,8 @@ type Entry struct {
 	Encoding Encoding
 
 	variants [numEncodings]*Entry // [Brotli..Gzip]: usable precompressed variants, or nil
+	json     *Entry               // a listing's JSON form; nil for anything else
+	form     bool                 // this is a listing's JSON form: it shares the listing's reference
 
 	key      string               // the cache key: the request path
 	openPath string               // root-relative path that was opened, and is revalidated
@@ -143,6 +145,13 @@ func (e *Entry) Variant(enc Encoding) *Entry {
 	return e.variants[enc]
 }
 
+// JSON returns the JSON form of a listing (see the package doc), or nil
+// when e is not a listing. It is built with the page, from the same
+// directory read, and has its own Body, Size, ETag and ContentType
+// ("application/json"). Like a variant it shares e's reference: it stays
+// valid while e is held, and is never released by itself.
+func (e *Entry) JSON() *Entry { return e.json }
+
 // Release drops the reference Lookup took. It must be called exactly once
 // per Entry that Lookup returned, after the last use of its Fd or Body; the
 // caller's counters account the close(2) that may follow. Releasing a
@@ -150,8 +159,8 @@ func (e *Entry) Variant(enc Encoding) *Entry {
 // or a listing (a small file served from memory cannot tell, but its
 // holder must not rely on it).
 func (e *Entry) Release(c *syscount.Counters) {
-	if e.Encoding != Identity {
-		panic("fsindex: Release of a variant; release the entry Lookup returned")
+	if e.Encoding != Identity || e.form {
+		panic("fsindex: Release of a variant or a listing's JSON form; release the entry Lookup returned")
 	}
 	if e.counted() {
 		e.unref(c)

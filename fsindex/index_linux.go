@@ -297,7 +297,7 @@ func (x *Index) relist(c *syscount.Counters, sh *shard, path string, stale *Entr
 	if err != nil {
 		return nil, Failed, err
 	}
-	if e.result == Listing && bytes.Equal(e.Body, stale.Body) && e.ModTime.Equal(stale.ModTime) {
+	if e.result == Listing && bytes.Equal(e.Body, stale.Body) && bytes.Equal(e.json.Body, stale.json.Body) && e.ModTime.Equal(stale.ModTime) {
 		if old, ok := sh.hold(path, stale); ok {
 			stale.checked.Store(now)
 			e.Release(c)

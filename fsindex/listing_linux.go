@@ -4,6 +4,7 @@ package fsindex
 
 import (
 	"bytes"
+	"encoding/json"
 	"hash/fnv"
 	"html/template"
 	"net/url"
@@ -80,22 +81,23 @@ type listingRow struct {
 // most five bytes, and at most five in the text ("&#34;").
 const listingRowMax = 320
 
-// listing builds the HTML listing of the directory open on dirfd, whose
-// URL path is key, and returns with it the newest modification time among
-// the entries listed. Directories come first, then everything else, each
+// listing builds the listing of the directory open on dirfd, whose URL
+// path is key, in both its forms from the one directory read: the HTML
+// page and the JSON document (see listingJSON). It returns with them the
+// newest modification time among the entries listed. Directories come first, then everything else, each
 // sorted by name without regard to ASCII case (bytewise between names that
 // differ only in case), as a person scans a listing. Dotfiles are left out
 // unless allowed, and so are FIFOs, sockets and devices, which are never
 // served. Entries are stat'ed with AT_SYMLINK_NOFOLLOW relative to dirfd,
 // so a symlink is shown as one and nothing about its target shows, even
 // when it points out of the root. Past maxListed names, or past the rows
-// that fit in x.listMax bytes, the listing ends with a note saying after
-// how many names it stops.
-func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool) ([]byte, time.Time, error) {
-	var newest time.Time
+// that fit in x.listMax bytes (both forms together), the listing ends with
+// a note saying after how many names it stops, and the JSON says
+// "truncated": true.
+func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool) (page, doc []byte, newest time.Time, err error) {
 	names, truncated, err := readNames(c, dirfd, x.opts.AllowDotfiles)
 	if err != nil {
-		return nil, newest, err
+		return nil, nil, newest, err
 	}
 	rows := make([]listingRow, 0, len(names))
 	for _, name := range names {
@@ -122,11 +124,11 @@ func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool
 		rows = append(rows, r)
 	}
 	slices.SortFunc(rows, compareRows)
-	// The page without rows, and the note, always fit: rows stop where
+	// The pages without rows, and the note, always fit: rows stop where
 	// the next one could pass the bound.
-	size := listingPageMax + 2*len(key)*5
+	size := listingPageMax + 2*len(key)*5 + jsonPageMax + 6*len(key)
 	for i, r := range rows {
-		if size += 10*len(r.key) + listingRowMax; size > int(x.listMax) {
+		if size += (10+12)*len(r.key) + listingRowMax + jsonRowMax; size > int(x.listMax) {
 			truncated, rows = true, rows[:i]
 			break
 		}
@@ -139,13 +141,66 @@ func (x *Index) listing(c *syscount.Counters, dirfd int, key string, atRoot bool
 		Rows      []listingRow
 		Truncated bool
 	}{key, !atRoot, rows, truncated})
-	return b.Bytes(), newest, err
+	if err != nil {
+		return nil, nil, newest, err
+	}
+	doc, err = listingJSON(key, rows, truncated)
+	return b.Bytes(), doc, newest, err
 }
 
 // listingPageMax bounds the page's bytes besides its rows and the escaped
 // path: the head with its style, the table's head, the parent's row, the
 // note and the end.
 const listingPageMax = 2 << 10
+
+// jsonListing is the JSON form of a listing, for scripts: the same rows in
+// the same order as the page, with exact sizes and times.
+type jsonListing struct {
+	Path      string      `json:"path"`      // the directory's URL path, decoded
+	Entries   []jsonEntry `json:"entries"`   // never null: [] for an empty directory
+	Truncated bool        `json:"truncated"` // the listing stopped before the directory's end
+}
+
+// jsonEntry is one row of a JSON listing. Name is the name as stored;
+// encoding/json writes a byte that is not UTF-8 as U+FFFD, so a script
+// that must name such a file exactly follows Href, which is exact.
+type jsonEntry struct {
+	Name  string `json:"name"`           // the name, no "/" added
+	Href  string `json:"href"`           // as the page links it: "./" and the path-escaped name, "/" after a directory
+	Type  string `json:"type"`           // "dir", "file" or "symlink"
+	Size  *int64 `json:"size,omitempty"` // bytes, for a file only
+	MTime string `json:"mtime"`          // modification time, RFC 3339 in UTC, to the second
+}
+
+// jsonRowMax bounds a JSON row's bytes beyond twelve per byte of its
+// name: encoding/json writes a name byte as at most six ("\u003c",
+// "\ufffd"), and the link's too: url.PathEscape makes a byte at most
+// three, but leaves "&", which encoding/json then writes as "\u0026".
+// jsonPageMax bounds the document besides its rows and the path (six per
+// byte at most).
+const (
+	jsonRowMax  = 160
+	jsonPageMax = 128
+)
+
+var jsonTypes = map[string]string{"dir": "dir", "file": "file", "link": "symlink"}
+
+// listingJSON writes the rows as a JSON listing. encoding/json escapes <,
+// > and & as well as the control bytes and quotes, so the document is
+// inert even if a client sniffs it as HTML.
+func listingJSON(key string, rows []listingRow, truncated bool) ([]byte, error) {
+	doc := jsonListing{Path: key, Entries: make([]jsonEntry, len(rows)), Truncated: truncated}
+	for i := range rows {
+		r := &rows[i]
+		je := jsonEntry{Name: r.key, Href: r.Href, Type: jsonTypes[r.Kind], MTime: r.ISO}
+		if r.Kind == "file" {
+			je.Size = &r.Bytes
+		}
+		doc.Entries[i] = je
+	}
+	b, err := json.Marshal(&doc)
+	return append(b, '\n'), err
+}
 
 // compareRows orders directories before everything else, then by name
 // folded to lower case, then bytewise.
@@ -226,12 +281,13 @@ func readNames(c *syscount.Counters, dirfd int, dots bool) (names []string, trun
 
 // bodyETag is a listing's strong ETag: a hash of the bytes themselves, since
 // a listing shows sizes and times of files whose changes do not touch the
-// directory.
-func bodyETag(body []byte) string {
+// directory. form is 'L' for the page and 'J' for the JSON: each form is a
+// representation of its own, and a strong ETag names one (RFC 9110 §8.8.3).
+func bodyETag(form byte, body []byte) string {
 	h := fnv.New64a()
 	h.Write(body)
 	b := make([]byte, 0, 20)
-	b = append(b, "\"L"...)
+	b = append(b, '"', form)
 	b = strconv.AppendUint(b, h.Sum64(), 16)
 	return string(append(b, '"'))
 }

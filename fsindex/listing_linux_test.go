@@ -3,6 +3,7 @@
 package fsindex
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/epfs/epfs/internal/listingtest"
 )
@@ -185,7 +187,8 @@ func TestListingShared(t *testing.T) {
 			}
 			held = append(held, e)
 		}
-		size := int64(len(held[0].Body))
+		// Both forms count: they are built, cached and freed together.
+		size := int64(len(held[0].Body) + len(held[0].JSON().Body))
 		if cached, loose := x.ListingBytes(); cached != size || loose != 0 {
 			t.Errorf("8 holders of one listing: cached %d loose %d, want %d and 0", cached, loose, size)
 		}
@@ -198,8 +201,11 @@ func TestListingShared(t *testing.T) {
 		if got := x.ListingsBuilt() - before; got != 1 {
 			t.Errorf("%d builds for one lookup", got)
 		}
-		if cached, loose := x.ListingBytes(); cached != int64(len(e.Body)) || loose != size {
-			t.Errorf("after the change: cached %d loose %d, want %d and %d", cached, loose, len(e.Body), size)
+		if j := e.JSON(); j == nil || j.ETag == held[0].JSON().ETag || !strings.Contains(string(j.Body), `"size":5,`) {
+			t.Errorf("after a.txt grew: the JSON form did not follow: %v", j)
+		}
+		if cached, loose := x.ListingBytes(); cached != int64(len(e.Body)+len(e.JSON().Body)) || loose != size {
+			t.Errorf("after the change: cached %d loose %d, want %d and %d", cached, loose, len(e.Body)+len(e.JSON().Body), size)
 		}
 		e.Release(nil)
 		for _, h := range held {
@@ -261,5 +267,82 @@ func TestHumanSize(t *testing.T) {
 		if got := humanSize(n); got != want {
 			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestListingJSON: a listing's JSON form lists the rows of its page in the
+// same order, with the exact size of files only, the time in RFC 3339 UTC
+// and a type per kind; its own ETag and type; and names that are odd in
+// JSON (quotes, control bytes, <, UTF-8) come back exact after decoding.
+func TestListingJSON(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "b.txt=12", `q"<\>&.txt`, "tab\tname", "été.txt", "Adir/", "link -> b.txt")
+	x := newIndex(t, Options{Root: root, Listing: true, Valid: freshBound}, false)
+	e, r, err := x.Lookup(nil, "/")
+	if r != Listing || err != nil {
+		t.Fatalf("/: %v %v", r, err)
+	}
+	defer e.Release(nil)
+	j := e.JSON()
+	if j == nil || j.ContentType != "application/json" || j.ETag == e.ETag || j.Size != int64(len(j.Body)) || j.LastModified != e.LastModified {
+		t.Fatalf("JSON form %+v (page ETag %s)", j, e.ETag)
+	}
+	for _, bad := range []string{"<", ">", "&", "\t"} {
+		if strings.Contains(string(j.Body), bad) {
+			t.Errorf("JSON holds a raw %q: %s", bad, j.Body)
+		}
+	}
+	var doc struct {
+		Path      string
+		Truncated bool
+		Entries   []struct {
+			Name, Href, Type, MTime string
+			Size                    *int64
+		}
+	}
+	if err := json.Unmarshal(j.Body, &doc); err != nil {
+		t.Fatalf("%v: %s", err, j.Body)
+	}
+	var got []string
+	for _, en := range doc.Entries {
+		got = append(got, en.Type+":"+en.Name)
+		if _, err := time.Parse(time.RFC3339, en.MTime); err != nil || !strings.HasSuffix(en.MTime, "Z") {
+			t.Errorf("%s: mtime %q", en.Name, en.MTime)
+		}
+		if (en.Size != nil) != (en.Type == "file") {
+			t.Errorf("%s (%s): size %v", en.Name, en.Type, en.Size)
+		}
+	}
+	want := []string{"dir:Adir", "file:b.txt", "symlink:link", `file:q"<\>&.txt`, "file:tab\tname", "file:été.txt"}
+	if doc.Path != "/" || doc.Truncated || !slices.Equal(got, want) {
+		t.Errorf("JSON listing %q truncated %v:\n got %q\nwant %q", doc.Path, doc.Truncated, got, want)
+	}
+	if *doc.Entries[1].Size != 2 || doc.Entries[0].Href != "./Adir/" {
+		t.Errorf("b.txt size %d, Adir href %q", *doc.Entries[1].Size, doc.Entries[0].Href)
+	}
+	if e, _, _ := x.Lookup(nil, "/b.txt"); e.JSON() != nil {
+		t.Error("a file has a JSON form")
+	}
+}
+
+// TestListingBoundBothForms: a directory of long odd names, listed with
+// the smallest listMax, stops where both forms together still fit, and
+// both say so.
+func TestListingBoundBothForms(t *testing.T) {
+	root := t.TempDir()
+	var names []string
+	for i := range 40 {
+		names = append(names, "d/"+strings.Repeat("<\x01é&\xff", 40)+strconv.Itoa(i))
+	}
+	mkTree(t, root, names...)
+	x := newIndex(t, Options{Root: root, Listing: true, Valid: freshBound, MemoryBudget: 1}, false)
+	e, r, err := x.Lookup(nil, "/d/")
+	if r != Listing || err != nil {
+		t.Fatalf("/d/: %v %v", r, err)
+	}
+	defer e.Release(nil)
+	total := int64(len(e.Body) + len(e.JSON().Body))
+	if total > x.listMax || !strings.Contains(string(e.Body), "Listing truncated") || !strings.Contains(string(e.JSON().Body), `"truncated":true`) {
+		t.Errorf("listMax %d: page %d + JSON %d bytes; truncation noted: page %v", x.listMax, len(e.Body), len(e.JSON().Body), strings.Contains(string(e.Body), "truncated"))
 	}
 }

@@ -36,6 +36,9 @@ func TestNoAllocations(t *testing.T) {
 		{"MatchETag", func() { MatchETag([]byte(`W/"a", "b"`), []byte(`"b"`), false) }},
 		{"IfRangeMatch", func() { IfRangeMatch([]byte("Sun, 06 Nov 1994 08:49:37 GMT"), nil, 784111777) }},
 		{"ParseAcceptEncoding", func() { ParseAcceptEncoding([]byte("gzip;q=0.8, br, *;q=0")) }},
+		{"MediaQuality", func() {
+			MediaQuality([]byte(`text/html;charset="utf-8";q=0.9, application/*;q=0.5, */*;q=0.1`), "application", "json")
+		}},
 	}
 	for _, tc := range cases {
 		if n := testing.AllocsPerRun(100, tc.fn); n != 0 {

@@ -13,6 +13,8 @@
 //     the loop never polls with a timeout just to notice shutdown.
 //   - [TimerQueue] and [Timer]: coarse deadlines (millisecond resolution)
 //     with O(1) arm, re-arm and cancel, driven by the epoll_wait timeout.
+//     [Loop.BatchNow] is the clock as read once per pass, for measuring
+//     without a clock read per event.
 //   - [Listener] and [Loop.Accept]: nonblocking TCP (IPv4, IPv6) and Unix
 //     listening sockets, accepted with accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)
 //     until EAGAIN. TCP listeners can have SO_REUSEPORT siblings, one per
@@ -61,9 +63,9 @@
 // Which goroutine may call what:
 //
 //   - Handlers, timer functions and submitted functions all run on the loop's
-//     goroutine, one at a time. Add, Close, Remove, Requeue, Waiting, Accept,
-//     NewTimerQueue, and the Timer methods must be called there too (or
-//     before Run starts): the loop's tables have no locks.
+//     goroutine, one at a time. Add, Close, Remove, Requeue, Waiting,
+//     BatchNow, Accept, NewTimerQueue, and the Timer methods must be called
+//     there too (or before Run starts): the loop's tables have no locks.
 //   - Submit, Stop, Done, Counters and WakeWrites are safe from any goroutine.
 //   - Counters are written only by the loop (an atomic load and store, no
 //     lock prefix) and may be read by anyone at any time.

@@ -103,6 +103,7 @@ type Loop struct {
 
 	timers []*TimerQueue
 	epoch  time.Time // the loop's clock counts nanoseconds since epoch
+	batch  int64     // the loop's clock when the current pass's epoll_wait returned (see BatchNow)
 
 	// paused are this loop's acceptors stopped by descriptor exhaustion
 	// (EMFILE, ENFILE): Close resumes them, since it has just freed one.
@@ -361,6 +362,7 @@ func (l *Loop) Run() error {
 		if err != nil {
 			return fmt.Errorf("poller: epoll_wait: %w", err)
 		}
+		l.batch = l.now()
 		l.dispatch(n)
 		l.runReady()
 		l.runTimers()
@@ -471,6 +473,16 @@ func (l *Loop) timeout() int {
 
 // now returns the loop's monotonic clock in nanoseconds.
 func (l *Loop) now() int64 { return int64(time.Since(l.epoch)) }
+
+// BatchNow returns the loop's monotonic clock, in nanoseconds since the
+// loop was created, as read once when the current pass's epoll_wait
+// returned: every handler, submitted function and timer of one pass sees
+// the same value. It is for measurements that want one clock read per
+// batch rather than one per event (epfs's request durations): their
+// resolution is the length of a pass, microseconds on a light load, up to
+// the work of a whole batch of events under a heavy one. Before the first
+// pass it is 0. Call it on the loop's goroutine only.
+func (l *Loop) BatchNow() int64 { return l.batch }
 
 // shutdown closes what the loop owns. Functions submitted before Stop still
 // run (Submit accepted them); then handlers still registered hear OnStop, so

@@ -444,3 +444,28 @@ func TestLoopPollsBeforeItSleeps(t *testing.T) {
 		t.Errorf("%d epoll_wait calls over 1000 passes, want one per pass at least", d)
 	}
 }
+
+// BatchNow is read once per pass: a function sees the same value however
+// long it runs, and a function it submits, which runs in a later pass,
+// sees a later one.
+func TestBatchNowOncePerPass(t *testing.T) {
+	l := startLoop(t)
+	got := make(chan [3]int64, 1)
+	l.Submit(func() {
+		first := l.BatchNow()
+		// Run until the monotonic clock has certainly moved on.
+		for start := time.Now(); time.Since(start) == 0; {
+		}
+		again := l.BatchNow()
+		l.Submit(func() { got <- [3]int64{first, again, l.BatchNow()} })
+	})
+	var b [3]int64
+	select {
+	case b = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("hang guard: the submitted functions did not run")
+	}
+	if b[0] <= 0 || b[1] != b[0] || b[2] <= b[0] {
+		t.Errorf("BatchNow: %d, then %d in the same pass, then %d in a later one", b[0], b[1], b[2])
+	}
+}

@@ -139,3 +139,22 @@ func body(t testing.TB, r *http.Response) string {
 }
 
 func sum(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
+
+// listingDir fills dir, for a listing test: the directories dirs, the
+// files (name: size in zero bytes), and a symlink "link" to linkTo.
+func listingDir(t testing.TB, dir string, dirs []string, files map[string]int, linkTo string) {
+	t.Helper()
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, n := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(linkTo, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,7 +3,6 @@ package tests
 import (
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,20 +21,8 @@ import (
 func TestListingPage(t *testing.T) {
 	f := newFixture(t)
 	dir := filepath.Join(f.root, "page")
-	for _, d := range []string{"b-dir", "A-dir", "<i>dir"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	files := map[string]int{"z.txt": 5, "B.txt": 2048, `"quote"&<b>.txt`: 1, "sp ace.txt": 0, "100%.bin": 3 << 20, "javascript:alert(1)": 1}
-	for name, n := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, n), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("z.txt", filepath.Join(dir, "link")); err != nil {
-		t.Fatal(err)
-	}
+	listingDir(t, dir, []string{"b-dir", "A-dir", "<i>dir"}, files, "z.txt")
 	_, base := serve(t, f, "--autoindex")
 	r, err := http.Get(base + "/page/")
 	if err != nil {

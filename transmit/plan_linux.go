@@ -154,48 +154,75 @@ func (r *Response) planRedirect(w *Writer, path, query []byte, head bool) {
 	r.finishError(b, 301, head)
 }
 
-// chooseRepresentation picks the precompressed variant the client prefers
-// (RFC 9110 §12.5.3: highest q-value, ties to br, zstd, gzip, identity) and
-// reports whether the resource has variants at all, in which case every
-// response about it carries "Vary: Accept-Encoding" (§12.5.5). Only the first
-// Accept-Encoding line is read. A client that accepts none of what exists
-// gets identity anyway, which §12.5.3 permits instead of 406.
-func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsindex.Entry, vary bool) {
+// chooseRepresentation picks the representation to send and the Vary
+// value that goes with it ("" for none). For a listing that is its HTML or
+// JSON form, by Accept (see chooseListingForm), with "Vary: Accept". For a
+// file it is the precompressed variant the client prefers (RFC 9110
+// §12.5.3: highest q-value, ties to br, zstd, gzip, identity); every
+// response about a file that has variants at all carries "Vary:
+// Accept-Encoding" (§12.5.5). Only the first Accept-Encoding line is read.
+// A client that accepts none of what exists gets identity anyway, which
+// §12.5.3 permits instead of 406.
+func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsindex.Entry, vary string) {
+	if j := e.JSON(); j != nil {
+		return chooseListingForm(req, e, j), "Accept"
+	}
 	br, zs, gz := e.Variant(fsindex.Brotli), e.Variant(fsindex.Zstd), e.Variant(fsindex.Gzip)
 	if br == nil && zs == nil && gz == nil {
-		return e, false
+		return e, ""
 	}
+	const vae = "Accept-Encoding"
 	v := req.Header("Accept-Encoding")
 	if v == nil {
-		return e, true
+		return e, vae
 	}
 	enc, ok := httpparse.ParseAcceptEncoding(v)
 	if !ok {
-		return e, true
+		return e, vae
 	}
 	switch enc.Best(br != nil, zs != nil, gz != nil) {
 	case httpparse.CodingBr:
-		return br, true
+		return br, vae
 	case httpparse.CodingZstd:
-		return zs, true
+		return zs, vae
 	case httpparse.CodingGzip:
-		return gz, true
+		return gz, vae
 	}
-	return e, true
+	return e, vae
+}
+
+// chooseListingForm picks a listing's JSON form when the first Accept line
+// gives application/json a higher q-value than text/html (RFC 9110
+// §12.5.1), and the page otherwise: with no Accept, with "*/*", on a tie,
+// on a malformed value, and when neither is acceptable (§12.5.1 lets the
+// server disregard the field rather than answer 406).
+func chooseListingForm(req *httpparse.Request, page, doc *fsindex.Entry) *fsindex.Entry {
+	v := req.Header("Accept")
+	if v == nil {
+		return page
+	}
+	j, ok := httpparse.MediaQuality(v, "application", "json")
+	if !ok {
+		return page
+	}
+	if h, _ := httpparse.MediaQuality(v, "text", "html"); j > h {
+		return doc
+	}
+	return page
 }
 
 // appendValidators adds the fields a 200, 206 and 304 share (RFC 9110
 // §15.4.5 lists what a 304 must repeat): Last-Modified, ETag, Cache-Control,
 // the entry's own fields (its Cache-Control rule among them) and Vary.
-func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary bool) []byte {
+func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary string) []byte {
 	b = appendField(b, "Last-Modified", rep.LastModified)
 	b = appendField(b, "ETag", rep.ETag)
 	if w.cfg.CacheControl != "" {
 		b = appendField(b, "Cache-Control", w.cfg.CacheControl)
 	}
 	b = append(b, rep.Header...)
-	if vary {
-		b = appendField(b, "Vary", "Accept-Encoding")
+	if vary != "" {
+		b = appendField(b, "Vary", vary)
 	}
 	return b
 }
@@ -212,8 +239,8 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 		return
 	case 412:
 		b := r.headStart(w, 412)
-		if vary {
-			b = appendField(b, "Vary", "Accept-Encoding")
+		if vary != "" {
+			b = appendField(b, "Vary", vary)
 		}
 		r.finishError(b, 412, head)
 		return
@@ -237,18 +264,18 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 
 // planUnsatisfiable answers a Range no part of which exists with 416 and the
 // current length (RFC 9110 §15.5.17).
-func (r *Response) planUnsatisfiable(w *Writer, size int64, vary bool) {
+func (r *Response) planUnsatisfiable(w *Writer, size int64, vary string) {
 	b := r.headStart(w, 416)
 	b = append(b, "\r\nContent-Range: bytes */"...)
 	b = strconv.AppendInt(b, size, 10)
-	if vary {
-		b = appendField(b, "Vary", "Accept-Encoding")
+	if vary != "" {
+		b = appendField(b, "Vary", vary)
 	}
 	r.finishError(b, 416, false) // only a GET gets here: HEAD ignores Range
 }
 
 // planBody writes the head of a 200 or 206 and sets up the body.
-func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary, head bool) {
+func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head bool) {
 	size := rep.Size
 	rs := r.s.ranges[:r.nparts]
 	status := 200

@@ -21,23 +21,32 @@ import (
 // exact Mallocs delta over its runs. The race detector allocates on its own,
 // hence the build tag.
 func TestSteadyStateAllocatesNothing(t *testing.T) {
+	// The access log's every field, those that zerolog must escape too
+	// (quotes, a backslash, a tab, UTF-8 and bytes that are not).
+	odd := []byte("GET /small.bin HTTP/1.1\r\nHost: t.example:8080\r\nUser-Agent: a \"quoted\" \\ agent\t\xc3\xa9\xff\r\n" +
+		"Referer: http://r.example/?q=\"<x>\"\r\n\r\n")
 	for _, tc := range []struct {
 		name   string
 		log    bool
 		rules  bool // header and Cache-Control rules, and a 404 page
-		path   string
+		req    []byte
 		status int
 	}{
-		{"small cached file", false, false, "/small.bin", 200},
-		{"large sendfile file", false, false, "/large.bin", 200},
-		{"not found", false, false, "/missing", 404},
-		{"small with access log", true, false, "/small.bin", 200},
-		{"small with rules", false, true, "/small.bin", 200},
-		{"large with rules", false, true, "/large.bin", 200},
-		{"error page", false, true, "/missing", 404},
+		{"small cached file", false, false, get("/small.bin"), 200},
+		{"large sendfile file", false, false, get("/large.bin"), 200},
+		{"not found", false, false, get("/missing"), 404},
+		{"small with access log", true, false, get("/small.bin"), 200},
+		{"small with access log, odd fields", true, false, odd, 200},
+		{"small with rules", false, true, get("/small.bin"), 200},
+		{"large with rules", false, true, get("/large.bin"), 200},
+		{"error page", false, true, get("/missing"), 404},
+		// The root has no index: "/" is its listing. Choosing the form
+		// by Accept allocates nothing either.
+		{"listing page", false, false, []byte("GET / HTTP/1.1\r\nHost: t\r\nAccept: text/html,*/*;q=0.8\r\n\r\n"), 200},
+		{"listing JSON", false, false, []byte("GET / HTTP/1.1\r\nHost: t\r\nAccept: application/json;q=0.9, text/html;q=0.5\r\n\r\n"), 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Root: testRoot(t, false)}
+			cfg := Config{Root: testRoot(t, false), Autoindex: true}
 			if tc.log {
 				cfg.AccessLog = io.Discard
 			}
@@ -48,7 +57,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 			}
 			r := start(t, cfg)
 			c := dialRaw(t, r.addr)
-			req := get(tc.path)
+			req := tc.req
 			for i := 0; i < 200; i++ { // warm-up: pools, cache, log buffer
 				c.roundTrip(t, req, tc.status)
 			}
@@ -58,7 +67,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 			allocs := testing.AllocsPerRun(runs, func() { c.roundTrip(t, req, tc.status) })
 			runtime.ReadMemStats(&after)
 			t.Logf("%s: %v allocs per request (%d mallocs over %d requests, client included)",
-				tc.path, allocs, after.Mallocs-before.Mallocs, runs+1)
+				tc.name, allocs, after.Mallocs-before.Mallocs, runs+1)
 			if allocs != 0 {
 				t.Errorf("%v allocations per request, want 0", allocs)
 			}

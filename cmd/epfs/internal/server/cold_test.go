@@ -192,8 +192,8 @@ func TestColdFileServedThroughPool(t *testing.T) {
 	var handed, waits, coldProbes uint64
 	r.onLoop(t, 0, func(w *worker) {
 		handed = w.stats.ioHanded.Load()
-		for i := range w.stats.ioWaits {
-			waits += w.stats.ioWaits[i].Load()
+		for i := range w.stats.ioWait.counts {
+			waits += w.stats.ioWait.counts[i].Load()
 		}
 		coldProbes = w.tw.Stat(transmit.ProbesCold)
 	})

@@ -8,7 +8,9 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/epfs/epfs/poller/syscount"
@@ -16,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // collector exports the loops' counters in the Prometheus text format. It
@@ -38,11 +42,25 @@ type collector struct {
 	listingBytes, listingsBuilt        *prometheus.Desc
 	returns, returnSecs, pauseSecs     *prometheus.Desc
 	logErrors, buildInfo               *prometheus.Desc
+	requestSecs                        *prometheus.Desc
+}
+
+// unitOf gives a metric whose name ends in a unit (before a counter's
+// _total) that unit, which OpenMetrics exposes in a # UNIT line: its
+// names must end in their unit (OpenMetrics 1.0, "Unit"), and ours do.
+func unitOf(name string) []prometheus.DescOpt {
+	name = strings.TrimSuffix(name, "_total")
+	for _, u := range []string{"seconds", "bytes"} {
+		if strings.HasSuffix(name, "_"+u) {
+			return []prometheus.DescOpt{prometheus.WithUnit(u)}
+		}
+	}
+	return nil
 }
 
 func newCollector(s *Server) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("epfs_"+name, help, labels, nil)
+		return prometheus.V2.NewDesc("epfs_"+name, help, prometheus.UnconstrainedLabels(labels), nil, unitOf("epfs_"+name)...)
 	}
 	return &collector{
 		s:           s,
@@ -62,7 +80,10 @@ func newCollector(s *Server) *collector {
 		continued:   d("send_continuations_total", "Send budgets a response went on with at once, its socket still writable and nothing else waiting on its loop (at most 3 in a row), instead of being requeued.", "loop"),
 		logDropped:  d("access_log_dropped_total", "Access-log lines dropped because the log writer fell behind."),
 		logErrors:   d("access_log_write_errors_total", "Writes of access-log buffers that failed (a full disk, a closed pipe); the buffer's lines are lost."),
-		buildInfo:   d("build_info", "Always 1: the version of epfs and of the Go toolchain that built it, as labels.", "version", "goversion"),
+		requestSecs: d("request_duration_seconds", "Time from a request's head parsed (or refused by the parser) to its response done (complete, or cut short), by loop. "+
+			"Both ends are read on the loop's batch clock, once per epoll_wait pass, never per request: the resolution is one pass, microseconds on a light load and up to the length of a busy pass under a heavy one; "+
+			"a response finished in the pass its request arrived in counts as 0.", "loop"),
+		buildInfo: d("build_info", "Always 1: the version of epfs and of the Go toolchain that built it, as labels.", "version", "goversion"),
 		// The loop's thread makes only the loop's syscalls, so a per-thread
 		// kernel tool (perf stat -t TID, strace -p TID) can audit the counters.
 		threadID: d("loop_thread_id", "Kernel thread id (gettid) of the loop's OS thread, for perf stat -t or strace -p; 0 before the loop runs.", "loop"),
@@ -95,7 +116,7 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.continued, c.logDropped, c.threadID, c.ctxSwitches,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo, c.requestSecs} {
 		ch <- d
 	}
 }
@@ -142,6 +163,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 		ls := &w.stats
 		counter(c.requests, ls.requests.Load(), loop)
+		ch <- ls.reqDur.metric(c.requestSecs, loop)
 		for class := 1; class < len(statusClasses); class++ {
 			counter(c.responses, ls.responses[class].Load(), loop, statusClasses[class])
 		}
@@ -220,25 +242,41 @@ func (c *collector) collectIO(ch chan<- prometheus.Metric, w *worker, loop strin
 	counter(c.ioCopies, w.tw.Stat(transmit.FetchCopies), loop)
 	counter(c.lookupHanded, ls.lookupHanded.Load(), loop)
 	counter(c.lookupFull, ls.lookupFull.Load(), loop)
-	buckets := make(map[float64]uint64, len(ioWaitBounds))
+	ch <- ls.ioWait.metric(c.ioWait, loop)
+}
+
+// metric reads h now as a Prometheus histogram: cumulative buckets, the
+// count being the last of them.
+func (h *histogram) metric(d *prometheus.Desc, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.bounds))
 	var cum uint64
-	for i, b := range ioWaitBounds {
-		cum += ls.ioWaits[i].Load()
+	for i, b := range h.bounds {
+		cum += h.counts[i].Load()
 		buckets[b.Seconds()] = cum
 	}
-	cum += ls.ioWaits[len(ioWaitBounds)].Load()
-	ch <- prometheus.MustNewConstHistogram(c.ioWait, cum, time.Duration(ls.ioWaitNs.Load()).Seconds(), buckets, loop)
+	cum += h.counts[len(h.bounds)].Load()
+	return prometheus.MustNewConstHistogram(d, cum, time.Duration(h.sumNs.Load()).Seconds(), buckets, labels...)
 }
 
 // AdminHandler returns the handler for the admin listener: /metrics in the
-// Prometheus text format (the server's counters plus the Go runtime's), and
+// Prometheus text format (the server's counters plus the Go runtime's), or
+// in OpenMetrics 1.0 text when the scraper's Accept asks for
+// application/openmetrics-text (Prometheus does, first), and
 // /debug/pprof/ when withPprof is set. It is plain net/http: the admin
 // listener is not the serving path.
 func (s *Server) AdminHandler(withPprof bool) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(s), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	text := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	om := promhttp.HandlerFor(openMetricsGatherer{reg}, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...).FormatType() == expfmt.TypeOpenMetrics {
+			om.ServeHTTP(w, r)
+			return
+		}
+		text.ServeHTTP(w, r)
+	})
 	s.handleHealth(mux)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -248,6 +286,30 @@ func (s *Server) AdminHandler(withPprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// openMetricsGatherer is the registry as an OpenMetrics exposition may
+// show it. OpenMetrics names a counter's family without its _total, so a
+// counter X_total and a gauge X would be two families of one name, which
+// no parser accepts: the Go collector's go_memstats_alloc_bytes_total and
+// go_memstats_alloc_bytes do that (prometheus/client_golang#829, open).
+// The gauge is left out of OpenMetrics; its value is also
+// go_memstats_heap_alloc_bytes (both are runtime.MemStats.HeapAlloc).
+type openMetricsGatherer struct{ g prometheus.Gatherer }
+
+// Gather gathers and drops every non-counter family whose name is a
+// counter's family name in OpenMetrics.
+func (o openMetricsGatherer) Gather() ([]*dto.MetricFamily, error) {
+	fams, err := o.g.Gather()
+	counters := map[string]bool{}
+	for _, f := range fams {
+		if f.GetType() == dto.MetricType_COUNTER {
+			counters[strings.TrimSuffix(f.GetName(), "_total")] = true
+		}
+	}
+	return slices.DeleteFunc(fams, func(f *dto.MetricFamily) bool {
+		return f.GetType() != dto.MetricType_COUNTER && counters[f.GetName()]
+	}), err
 }
 
 // threadSwitches reads the context switches of thread tid of this process

@@ -52,6 +52,10 @@ type request struct {
 
 	resp  transmit.Response // the response in flight
 	start time.Time         // when the request's first byte came, for the access log (read only with the log on)
+	// parsed is the loop's batch clock (poller.Loop.BatchNow) when the
+	// head was parsed or refused: where epfs_request_duration_seconds
+	// starts.
+	parsed int64
 
 	// The answer decided before any lookup: page is that status (a
 	// refused head or target, a method not allowed), whose error page

@@ -74,22 +74,22 @@ type worker struct {
 // counters: written by the loop only (an atomic load and store, no lock
 // prefix), read by anyone.
 type loopStats struct {
-	requests     atomic.Uint64                        // request heads parsed or refused
-	responses    [6]atomic.Uint64                     // by status class: [2] is 2xx; [0] unused
-	closed       [numCloseReasons]atomic.Uint64       // connections closed, by reason
-	rejected     atomic.Uint64                        // connections refused with 503 at --max-conns or while draining
-	rejectedNow  atomic.Uint64                        // of those, refused with maxRefusing already lingering: 503 written, closed at once
-	refusing     atomic.Int64                         // refused connections registered now (waiting for their request, or lingering after the 503)
-	resumes      atomic.Uint64                        // responses resumed on EPOLLOUT after EAGAIN
-	continued    atomic.Uint64                        // send budgets a response went on with at once (see conn.write)
-	ioHanded     atomic.Uint64                        // cold ranges handed to the I/O pool
-	ioFull       atomic.Uint64                        // cold ranges the full I/O queue refused: re-probed after retryDelay
-	lookupHanded atomic.Uint64                        // cache misses looked up on the I/O pool
-	lookupFull   atomic.Uint64                        // cache misses looked up on the loop because the I/O queue was full
-	ioWaitNs     atomic.Uint64                        // time connections waited for the pool, summed, in nanoseconds
-	ioWaits      [len(ioWaitBounds) + 1]atomic.Uint64 // the same waits by duration: bucket i is at most ioWaitBounds[i]; the last is longer
-	open         atomic.Int64                         // connections open now
-	forced       atomic.Bool                          // the shutdown timeout closed responses in flight
+	requests     atomic.Uint64                  // request heads parsed or refused
+	responses    [6]atomic.Uint64               // by status class: [2] is 2xx; [0] unused
+	closed       [numCloseReasons]atomic.Uint64 // connections closed, by reason
+	rejected     atomic.Uint64                  // connections refused with 503 at --max-conns or while draining
+	rejectedNow  atomic.Uint64                  // of those, refused with maxRefusing already lingering: 503 written, closed at once
+	refusing     atomic.Int64                   // refused connections registered now (waiting for their request, or lingering after the 503)
+	resumes      atomic.Uint64                  // responses resumed on EPOLLOUT after EAGAIN
+	continued    atomic.Uint64                  // send budgets a response went on with at once (see conn.write)
+	ioHanded     atomic.Uint64                  // cold ranges handed to the I/O pool
+	ioFull       atomic.Uint64                  // cold ranges the full I/O queue refused: re-probed after retryDelay
+	lookupHanded atomic.Uint64                  // cache misses looked up on the I/O pool
+	lookupFull   atomic.Uint64                  // cache misses looked up on the loop because the I/O queue was full
+	ioWait       histogram                      // time connections waited for the pool, from hand-over to sending again (ioWaitBounds)
+	reqDur       histogram                      // request head parsed (or refused) to response done, on the batch clock (requestBounds)
+	open         atomic.Int64                   // connections open now
+	forced       atomic.Bool                    // the shutdown timeout closed responses in flight
 }
 
 // inc adds one to a counter that only the calling loop writes.
@@ -120,22 +120,48 @@ const (
 )
 
 // ioWaitBounds are the upper bounds of the I/O wait histogram's buckets.
-var ioWaitBounds = [...]time.Duration{100 * time.Microsecond, time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second}
+var ioWaitBounds = []time.Duration{100 * time.Microsecond, time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 10 * time.Second}
 
-// observeIOWait records one wait for the pool in the loop's histogram.
-func (w *worker) observeIOWait(d time.Duration) {
-	s := &w.stats
-	s.ioWaitNs.Store(s.ioWaitNs.Load() + uint64(d))
+// requestBounds are the upper bounds of the request duration histogram's
+// buckets: fixed, from the 100 µs a small file takes on loopback to the
+// minute a large one may take to a slow client, 1-2.5-5 per decade.
+var requestBounds = []time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+}
+
+// maxBuckets bounds a histogram's buckets, the +Inf one included.
+const maxBuckets = 20
+
+// histogram counts durations in fixed buckets for one loop: the loop
+// writes it (an atomic load and store, no lock prefix, no allocation), the
+// exporter reads it. Bucket i counts durations of at most bounds[i], the
+// last one those longer than every bound. The exporter derives the count
+// from the buckets, so count and buckets always agree; the sum, read
+// after them, may hold an observation or two more.
+type histogram struct {
+	bounds []time.Duration // fixed at the worker's start; at most maxBuckets-1
+	sumNs  atomic.Uint64
+	counts [maxBuckets]atomic.Uint64
+}
+
+// observe records one duration.
+func (h *histogram) observe(d time.Duration) {
+	h.sumNs.Store(h.sumNs.Load() + uint64(max(d, 0)))
 	i := 0
-	for i < len(ioWaitBounds) && d > ioWaitBounds[i] {
+	for i < len(h.bounds) && d > h.bounds[i] {
 		i++
 	}
-	inc(&s.ioWaits[i])
+	inc(&h.counts[i])
 }
 
 func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker, error) {
 	w := &worker{srv: s, idx: idx, sc: new(syscount.Counters), maxConns: maxConns, maxRefusing: min(maxRefusingPerLoop, maxConns)}
 	w.requests.Max, w.freeConns.Max = maxFree, maxFree
+	w.stats.ioWait.bounds, w.stats.reqDur.bounds = ioWaitBounds, requestBounds
 	loop, err := poller.New(poller.Options{Counters: w.sc})
 	if err != nil {
 		return nil, err

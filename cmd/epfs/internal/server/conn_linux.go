@@ -794,6 +794,10 @@ func (c *conn) markStart() {
 func (c *conn) logResponse(how end) {
 	a := c.w.access
 	inc(&c.w.stats.responses[c.rq.resp.Status()/100%6])
+	if n := c.rq.resp.Saved(); n > 0 {
+		s := &c.w.stats.saved
+		s.Store(s.Load() + uint64(n))
+	}
 	if a == nil {
 		return
 	}

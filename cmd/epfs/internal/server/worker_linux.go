@@ -89,6 +89,7 @@ type loopStats struct {
 	ioWaitNs     atomic.Uint64                        // time connections waited for the pool, summed, in nanoseconds
 	ioWaits      [len(ioWaitBounds) + 1]atomic.Uint64 // the same waits by duration: bucket i is at most ioWaitBounds[i]; the last is longer
 	open         atomic.Int64                         // connections open now
+	saved        atomic.Uint64                        // body bytes content codings kept off the wire (transmit.Response.Saved)
 	forced       atomic.Bool                          // the shutdown timeout closed responses in flight
 }
 

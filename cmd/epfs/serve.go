@@ -40,8 +40,8 @@ func serveFlags() []cli.Flag {
 		&cli.IntFlag{Name: "compress-gzip-level", Value: compress.DefaultGzipLevel, Usage: "gzip level of computed variants, 1 to 9", EnvVars: []string{"EPFS_COMPRESS_GZIP_LEVEL"}},
 		&cli.IntFlag{Name: "compress-brotli-level", Value: compress.DefaultBrotliLevel, Usage: "brotli level of computed variants, 0 to 11", EnvVars: []string{"EPFS_COMPRESS_BROTLI_LEVEL"}},
 		&cli.IntFlag{Name: "compress-zstd-level", Value: compress.DefaultZstdLevel, Usage: "zstd level of computed variants, 1 to 22", EnvVars: []string{"EPFS_COMPRESS_ZSTD_LEVEL"}},
-		&cli.Int64Flag{Name: "compress-min", Value: compress.DefaultMin, Usage: "smallest file compressed, in bytes (below it compression saves no packet)", EnvVars: []string{"EPFS_COMPRESS_MIN"}},
-		&cli.Int64Flag{Name: "compress-max", Value: compress.DefaultMax, Usage: "largest file compressed, in bytes (larger ones are served identity or from sidecars)", EnvVars: []string{"EPFS_COMPRESS_MAX"}},
+		&cli.IntFlag{Name: "compress-min", Value: compress.DefaultMin, Usage: "smallest file compressed, in bytes (below it compression saves no packet)", EnvVars: []string{"EPFS_COMPRESS_MIN"}},
+		&cli.IntFlag{Name: "compress-max", Value: compress.DefaultMax, Usage: "largest file compressed, in bytes (larger ones are served identity or from sidecars)", EnvVars: []string{"EPFS_COMPRESS_MAX"}},
 		&cli.IntFlag{Name: "compress-threads", Value: compress.DefaultThreads, Usage: "compression threads (at nice 10, beside the loops and the I/O pool)", EnvVars: []string{"EPFS_COMPRESS_THREADS"}},
 		&cli.StringFlag{Name: "cache-control", Usage: "Cache-Control value for file responses (empty: none)", EnvVars: []string{"EPFS_CACHE_CONTROL"}},
 		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
@@ -210,7 +210,7 @@ func compressFlags(c *cli.Context, cfg *server.Config) {
 	cfg.CompressBrotliLevel = c.Int("compress-brotli-level")
 	cfg.CompressZstdLevel = c.Int("compress-zstd-level")
 	cfg.CompressThreads = c.Int("compress-threads")
-	cfg.CompressMin, cfg.CompressMax = c.Int64("compress-min"), c.Int64("compress-max")
+	cfg.CompressMin, cfg.CompressMax = int64(c.Int("compress-min")), int64(c.Int("compress-max"))
 	for _, v := range []*int{&cfg.CompressGzipLevel, &cfg.CompressZstdLevel, &cfg.CompressThreads} {
 		if *v == 0 {
 			*v = -2 // out of range: Validate names the flag (zero would be the default)

@@ -153,6 +153,10 @@ func (j *Job) Attach(c *syscount.Counters, enc Encoding, body []byte) error {
 		sh.mu.Unlock()
 		return ErrStale
 	}
+	if e.bytes+need > sh.maxBytes {
+		sh.mu.Unlock()
+		return ErrNoRoom // would not fit with every other entry gone: evict none
+	}
 	for len(out) < limit && sh.bytes+need > sh.maxBytes {
 		victim := sh.victim(false)
 		if victim == nil {

@@ -41,19 +41,21 @@ type Options struct {
 	Nice int
 }
 
-// The defaults. Measured with BenchmarkLevels on jquery 3.7.1 and
-// bootstrap 5.3.3 (jquery.js, jquery.min.js, bootstrap.css,
-// bootstrap.min.css, bootstrap.bundle.min.js; 945 KiB), best of three runs
-// on a shared 2-core machine: gzip 9 gives 200,968 bytes (zlib's level 6,
-// nginx's gzip_comp_level 6, 202,669), level 6 213,271; brotli 11 165,374
-// at about 3 s/MiB, brotli 9 183,738 at about 0.18 s/MiB; zstd 19
-// (klauspost's best) 193,879 at about 36 ms/MiB. Each file is compressed
-// once per version, so the levels that make the fewest bytes are taken,
-// except where the CPU cost grows past a few seconds per MiB.
+// The defaults. Measured with BenchmarkLevels (-benchtime 2x) on
+// jquery 3.7.1 and bootstrap 5.3.3 (jquery.js, jquery.min.js,
+// bootstrap.css, bootstrap.min.css, bootstrap.bundle.min.js; 945 KiB) on
+// the shared 2-core build machine; compressed size as a fraction of the
+// input, and time per MiB: gzip 6 0.2205 at 12 ms, gzip 9 0.2077 at 51 ms;
+// brotli 6 0.1940 at 51 ms, 9 0.1899 at 226 ms, 11 0.1709 at 2.1 s; zstd 3
+// 0.2260 at 9 ms, 19 (klauspost's best) 0.2004 at 49 ms. Each file is
+// compressed once per version, so the levels that make the fewest bytes
+// are taken while the cost stays within a few seconds per MiB. gzip 9
+// also makes fewer bytes than nginx's gzip_comp_level 6 (zlib) on every
+// file of the harness (docs/BENCHMARKS.md, "Compression").
 //
 // Min: a body under 1 KiB and a head of about 300 bytes fit in one TCP
 // segment of a 1500-byte MTU link, so compressing it saves no packet, and
-// each variant still costs memory; measured on jquery.js's first bytes,
+// each variant still costs memory; measured once (a one-off program) on jquery.js's first bytes,
 // gzip 9 turns 128 bytes into 134, 256 into 217, 1024 into 575 and 4096
 // into 1,864. Max: 1 MiB, as the issue asked: a variant lives in memory,
 // and a larger file is what sendfile and sidecars are for.
@@ -216,8 +218,9 @@ func (p *Pool) work(t *thread) {
 	// compression, and its nice value applies to it alone (setpriority(2)
 	// with PRIO_PROCESS and a thread id sets that thread's nice on Linux;
 	// see the NOTES of setpriority(2) on NPTL threads).
+	// Never unlocked: when the goroutine returns still locked, the runtime
+	// ends its thread, so no other goroutine ever runs at this nice value.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	tid := unix.Gettid()
 	t.tid.Store(int32(tid))
 	if p.opts.Nice != 0 {

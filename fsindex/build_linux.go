@@ -106,6 +106,10 @@ func (x *Index) fileEntry(c *syscount.Counters, key, openPath string, fd int, st
 	if x.opts.Precompressed {
 		x.addVariants(c, e)
 	}
+	if z := x.opts.Compressor; z != nil && z.Compressible(e.ContentType, e.Size) {
+		// Computed only where no sidecar serves the coding (Job.Wants).
+		e.compressible = e.variants[Brotli] == nil || e.variants[Zstd] == nil || e.variants[Gzip] == nil
+	}
 	return e
 }
 

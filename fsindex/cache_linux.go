@@ -45,7 +45,9 @@ type shard struct {
 	maxBytes   int64 // body bytes held by cached entries
 	negs       int
 	fds        int
-	bytes      int64
+	bytes      int64 // includes cbytes
+	cvars      int   // computed variants attached to cached entries
+	cbytes     int64 // their bytes
 
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
@@ -77,6 +79,7 @@ func (sh *shard) reset() {
 	sh.ring = make([]*Entry, 0, min(sh.maxEntries, 1024))
 	sh.free = sh.free[:0]
 	sh.hand, sh.negs, sh.fds, sh.bytes = 0, 0, 0, 0
+	sh.cvars, sh.cbytes = 0, 0
 }
 
 // hold returns the entry cached under key with a new reference if it is
@@ -98,14 +101,15 @@ func (sh *shard) hold(key string, want *Entry) (*Entry, bool) {
 // within maxEvict evictions, e stays uncached: the caller's reference is
 // then the only one, and its Release closes e. Evicted entries lose the
 // cache's reference after the lock is dropped, so no close(2) runs under it.
-func (x *Index) publish(c *syscount.Counters, sh *shard, e *Entry) {
+// It reports whether e was cached.
+func (x *Index) publish(c *syscount.Counters, sh *shard, e *Entry) bool {
 	var buf [maxEvict + 1]*Entry
 	out := buf[:0]
 	limit := maxEvict + 1 + int(e.bytes/evictPer)
 	sh.mu.Lock()
 	if x.closed.Load() {
 		sh.mu.Unlock()
-		return
+		return false
 	}
 	if old := sh.m[e.key]; old != nil {
 		sh.remove(old)
@@ -119,13 +123,15 @@ func (x *Index) publish(c *syscount.Counters, sh *shard, e *Entry) {
 		sh.remove(v)
 		out = append(out, v)
 	}
-	if !sh.over(e) {
+	added := !sh.over(e)
+	if added {
 		sh.add(e)
 	}
 	sh.mu.Unlock()
 	for _, v := range out {
 		v.drop(c)
 	}
+	return added
 }
 
 // over reports whether adding e would exceed a budget.
@@ -187,6 +193,8 @@ func (sh *shard) remove(e *Entry) {
 	sh.free = append(sh.free, e.slot)
 	sh.fds -= e.fds
 	sh.bytes -= e.bytes
+	sh.cvars -= e.cvars
+	sh.cbytes -= e.cbytes
 	if !e.positive() {
 		sh.negs--
 	}

@@ -209,6 +209,33 @@
 // layer of an overlay. Revalidation is one rule that holds everywhere, with
 // a bound operators already know from nginx's open_file_cache_valid.
 //
+// # Computed variants
+//
+// With Options.Compressor set (epfs uses package fsindex/compress), an
+// entry whose Content-Type and size the Compressor accepts is offered to
+// it as a Job once the entry is cached: on whichever goroutine built the
+// entry, without blocking (a full queue refuses the job; it is offered
+// again when the entry next revalidates unchanged, so at most once per
+// Valid). The Compressor reads the identity bytes (the Body, or pread from
+// the descriptor, proven to be the version the entry describes by fstat
+// before and after) and attaches each variant with Job.Attach, which
+// takes the shard's write lock: the entry must still be the one cached,
+// and the variant's bytes must fit the shard's budget, making room as an
+// insertion does (at most maxEvict entries plus one per 16 KiB). From then
+// on Variant returns it; computed variants are the only part of an Entry
+// that appears after Lookup returned it, through an atomic pointer each.
+//
+// A computed variant is an Entry with Computed set, Body holding the
+// compressed bytes, Size their length, the identity's ModTime and
+// LastModified, and a strong ETag of its own: the identity's with the
+// coding and a hash of the variant's bytes. Its bytes count against
+// MemoryBudget while its entry is cached and leave the budget with it,
+// evicted or replaced; so a changed file's variants are never served past
+// the freshness bound above, and the new version's are built anew. A
+// sidecar (Precompressed) wins: a coding with a usable sidecar is not
+// computed. Listings are not compressed. Negotiated reports that responses
+// about the entry vary by Accept-Encoding even before its variants exist.
+//
 // # Small files
 //
 // A regular file of at most Options.SmallFileMax bytes (default 16 KiB) is

@@ -113,9 +113,27 @@ type Entry struct {
 	// a variant returned by Variant.
 	Encoding Encoding
 
+	// Computed is true for a variant a Compressor made (Options.Compressor),
+	// false for the identity and for a sidecar file's variant. Its bytes
+	// exist only in memory and only while its entry is cached, so a sender
+	// should answer a Range with the identity (epfs does; see transmit).
+	Computed bool
+
 	variants [numEncodings]*Entry // [Brotli..Gzip]: usable precompressed variants, or nil
 	json     *Entry               // a listing's JSON form; nil for anything else
 	form     bool                 // this is a listing's JSON form: it shares the listing's reference
+
+	// Computed variants. computed[enc] is nil until a Job attaches one
+	// (under the shard's write lock), then never changes; it is read
+	// without locks. compressible is set when the entry is built: it gets
+	// computed variants (and so varies by Accept-Encoding). cstate is
+	// cIdle, cQueued or cDone (see offer). cvars and cbytes count the
+	// attached variants and their bytes, under the shard's lock.
+	computed     [numEncodings]atomic.Pointer[Entry]
+	compressible bool
+	cstate       atomic.Uint32
+	cvars        int
+	cbytes       int64
 
 	key      string               // the cache key: the request path
 	openPath string               // root-relative path that was opened, and is revalidated
@@ -133,16 +151,29 @@ type Entry struct {
 	loose    atomic.Bool          // a listing not held by the cache: counted in owner.loose
 }
 
-// Variant returns the precompressed variant of e in enc, or nil when there
-// is none that may be served: precompressed lookups are off, no name.br
-// (.zst, .gz) exists beside the file, it is not a regular file, or it is
-// older than the original. The variant shares e's reference: it stays valid
-// while e is held, and is never released by itself.
+// Variant returns the variant of e in enc, or nil when there is none that
+// may be served. A sidecar file comes first: precompressed lookups are on,
+// name.br (.zst, .gz) exists beside the file, is a regular file and is not
+// older than the original. Otherwise a computed variant (Options.Compressor)
+// once it is built: until then, and for files the Compressor does not take,
+// nil. The variant shares e's reference: it stays valid while e is held,
+// and is never released by itself.
 func (e *Entry) Variant(enc Encoding) *Entry {
 	if enc == Identity || enc >= numEncodings {
 		return nil
 	}
-	return e.variants[enc]
+	if v := e.variants[enc]; v != nil {
+		return v
+	}
+	return e.computed[enc].Load()
+}
+
+// Negotiated reports whether the representation sent for e depends on
+// Accept-Encoding: it has a sidecar variant, or gets computed ones (built
+// or not yet). Every response about such a resource, identity and 304
+// included, should carry "Vary: Accept-Encoding" (RFC 9110 §12.5.5).
+func (e *Entry) Negotiated() bool {
+	return e.compressible || e.variants[Brotli] != nil || e.variants[Zstd] != nil || e.variants[Gzip] != nil
 }
 
 // JSON returns the JSON form of a listing (see the package doc), or nil

@@ -274,6 +274,7 @@ func (x *Index) resolveSlow(c *syscount.Counters, sh *shard, path string, stale 
 		// never extends past a change the check could have missed.
 		stale.checked.Store(now)
 		if e, ok := sh.hold(path, stale); ok {
+			x.offer(e) // a job the full queue refused is offered again
 			return entryResult(e)
 		}
 	}
@@ -281,8 +282,10 @@ func (x *Index) resolveSlow(c *syscount.Counters, sh *shard, path string, stale 
 	if err != nil {
 		return nil, Failed, err
 	}
-	if e.key != "" {
-		x.publish(c, sh, e)
+	if e.key != "" && x.publish(c, sh, e) {
+		// Only a cached entry is compressed: its variants live and go
+		// with it, and an uncached one could hold none.
+		x.offer(e)
 	}
 	return entryResult(e)
 }

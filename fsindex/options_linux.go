@@ -27,6 +27,14 @@ type Options struct {
 	// and offers them as variants.
 	Precompressed bool
 
+	// Compressor, if set, builds gzip, brotli and zstd variants of the
+	// cached files it finds compressible, on threads of its own (see
+	// Compressor; package fsindex/compress). A sidecar file
+	// (Precompressed) wins over a computed variant of the same coding.
+	// Computed variants count against MemoryBudget and go when their
+	// entry goes. Default nil: none.
+	Compressor Compressor
+
 	// SmallFileMax is the largest file whose bytes are kept in the entry.
 	// Default 16 KiB (see the package documentation for the measurement);
 	// negative: never keep bytes.

@@ -86,11 +86,18 @@
 //     Config.MaxRanges specs, or a set whose lengths add up to more than the
 //     representation (it can only overlap itself) is ignored: a whole 200
 //     (§14.2, security note). So is a Range on an empty representation.
-//   - Content coding (§12.5.3): when a file has precompressed variants the
-//     client's preferred one is sent (highest q-value; ties br, zstd, gzip,
-//     identity) with Content-Encoding and its own length and ETag; ranges
-//     and validators apply to the representation chosen. Every response
-//     about a file with variants carries "Vary: Accept-Encoding" (§12.5.5).
+//   - Content coding (§12.5.3): when a file has variants (sidecar files, or
+//     computed ones, fsindex.Entry.Computed) the client's preferred one is
+//     sent (highest q-value; ties br, zstd, gzip, identity) with
+//     Content-Encoding and its own length and ETag; validators apply to the
+//     representation chosen, and so do ranges on a sidecar. A Range on a
+//     file whose chosen variant is computed gets the identity instead (its
+//     bytes exist only in memory, while the entry is cached), unless the
+//     client refused identity ("identity;q=0", or "*;q=0" without an
+//     identity entry): then the whole variant, 200, the Range ignored.
+//     Every response about a negotiated file (fsindex.Entry.Negotiated: it
+//     has variants or will get computed ones), identity, 304, 412 and 416
+//     included, carries "Vary: Accept-Encoding" (§12.5.5).
 //   - Fields: Date (the Writer's, refreshed by SetNow), Server (if set),
 //     Content-Type, Content-Length, Last-Modified, ETag, Accept-Ranges:
 //     bytes, Cache-Control (if set), Connection: close whenever the server

@@ -154,41 +154,58 @@ func (r *Response) planRedirect(w *Writer, path, query []byte, head bool) {
 	r.finishError(b, 301, head)
 }
 
-// chooseRepresentation picks the representation to send and the Vary
-// value that goes with it ("" for none). For a listing that is its HTML or
-// JSON form, by Accept (see chooseListingForm), with "Vary: Accept". For a
-// file it is the precompressed variant the client prefers (RFC 9110
-// §12.5.3: highest q-value, ties to br, zstd, gzip, identity); every
-// response about a file that has variants at all carries "Vary:
-// Accept-Encoding" (§12.5.5). Only the first Accept-Encoding line is read.
-// A client that accepts none of what exists gets identity anyway, which
-// §12.5.3 permits instead of 406.
-func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsindex.Entry, vary string) {
+// chooseRepresentation picks the representation to send, the Vary value
+// that goes with it ("" for none), and whether a Range applies to it. For a
+// listing that is its HTML or JSON form, by Accept (see chooseListingForm),
+// with "Vary: Accept". For a file it is the variant the client prefers
+// (RFC 9110 §12.5.3: highest q-value, ties to br, zstd, gzip, identity);
+// every response about a file that is negotiated at all (it has variants,
+// or gets computed ones) carries "Vary: Accept-Encoding" (§12.5.5). Only the
+// first Accept-Encoding line is read. A client that accepts none of what
+// exists gets identity anyway, which §12.5.3 permits instead of 406.
+//
+// A computed variant (fsindex.Entry.Computed) exists only in memory, and
+// only while its entry is cached, so a GET with Range gets the identity
+// instead, which ranges are served from, unless identity is refused
+// ("identity;q=0", or "*;q=0" without an identity entry): then the whole
+// variant, and planEntry ignores the Range (ranged reports that).
+func chooseRepresentation(req *httpparse.Request, e *fsindex.Entry) (rep *fsindex.Entry, vary string, ranged bool) {
+	ranged = req.MethodID == httpparse.MethodGET && req.Header("Range") != nil
 	if j := e.JSON(); j != nil {
-		return chooseListingForm(req, e, j), "Accept"
+		return chooseListingForm(req, e, j), "Accept", ranged
+	}
+	if e.Negotiated() {
+		vary = "Accept-Encoding"
 	}
 	br, zs, gz := e.Variant(fsindex.Brotli), e.Variant(fsindex.Zstd), e.Variant(fsindex.Gzip)
 	if br == nil && zs == nil && gz == nil {
-		return e, ""
+		return e, vary, ranged
 	}
-	const vae = "Accept-Encoding"
 	v := req.Header("Accept-Encoding")
 	if v == nil {
-		return e, vae
+		return e, vary, ranged
 	}
 	enc, ok := httpparse.ParseAcceptEncoding(v)
 	if !ok {
-		return e, vae
+		return e, vary, ranged
 	}
 	switch enc.Best(br != nil, zs != nil, gz != nil) {
 	case httpparse.CodingBr:
-		return br, vae
+		rep = br
 	case httpparse.CodingZstd:
-		return zs, vae
+		rep = zs
 	case httpparse.CodingGzip:
-		return gz, vae
+		rep = gz
+	default:
+		return e, vary, ranged
 	}
-	return e, vae
+	if rep.Computed && ranged {
+		if enc.Identity > 0 {
+			return e, vary, ranged
+		}
+		return rep, vary, false
+	}
+	return rep, vary, ranged
 }
 
 // chooseListingForm picks a listing's JSON form when the first Accept line
@@ -230,7 +247,7 @@ func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary string) []by
 // planEntry plans the answer for a file or listing: preconditions, then
 // ranges, then the head of a 200 or 206.
 func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
-	rep, vary := chooseRepresentation(req, r.entry)
+	rep, vary, ranged := chooseRepresentation(req, r.entry)
 	r.rep = rep
 	switch preconditions(req, rep) {
 	case 304:
@@ -248,8 +265,8 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 	size := rep.Size
 	// RFC 9110 §14.2: Range is defined for GET only, and ignored when an
 	// If-Range does not match (§13.1.5).
-	if req.MethodID == httpparse.MethodGET {
-		if v := req.Header("Range"); v != nil && checkIfRange(req, rep, w.dateSec) != condFalse {
+	if ranged {
+		if v := req.Header("Range"); checkIfRange(req, rep, w.dateSec) != condFalse {
 			switch status, n := chooseRanges(v, size, r.s.ranges[:w.cfg.MaxRanges]); status {
 			case 416:
 				r.planUnsatisfiable(w, size, vary)
@@ -314,6 +331,9 @@ func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head boo
 	switch r.nparts {
 	case 0:
 		r.off, r.end = 0, size
+		if rep != r.entry {
+			r.saved = r.entry.Size - size
+		}
 	case 1:
 		r.off, r.end = rs[0].Start, rs[0].Start+rs[0].Length
 	default:

@@ -48,6 +48,7 @@ type Response struct {
 	clen     int64 // the Content-Length sent, or -1 when the response has none
 	headLen  int   // the length of the response head proper
 	sent     int64 // bytes written to the socket: head, part heads and body
+	saved    int64 // a whole encoded variant's body: the identity's size minus the variant's; else 0
 	err      error // why the response failed (ErrAborted, ErrTruncated or an errno)
 	boundary [boundaryLen]byte
 }
@@ -88,6 +89,16 @@ func (r *Response) BodyBytes() int64 { return max(0, r.sent-int64(r.headLen)) }
 // Deprecated: nothing in epfs reads it; Status, BodyBytes and Sent say what
 // a response was and what it sent. It will be removed before v1.
 func (r *Response) ContentLength() int64 { return r.clen }
+
+// Saved returns the bytes the content coding kept off the wire: for a
+// response that sent an encoded variant's whole body (Step returned Done),
+// the identity's size minus the variant's; 0 for any other response.
+func (r *Response) Saved() int64 {
+	if r.phase != phaseDone {
+		return 0
+	}
+	return r.saved
+}
 
 // Close reports whether the connection must be closed once this response
 // has ended: the request or the caller asked for it, or the response failed

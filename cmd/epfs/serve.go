@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/epfs/epfs/cmd/epfs/internal/server"
+	"github.com/epfs/epfs/fsindex/compress"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -40,6 +41,13 @@ func serveFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "header", Usage: "'Name: value' added to every response, or GLOB=Name: value to the file responses whose path matches GLOB (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_HEADER"}},
 		&cli.BoolFlag{Name: "nosniff", Value: true, Usage: "send X-Content-Type-Options: nosniff on every response (--nosniff=false: not unless a --header sets it)", EnvVars: []string{"EPFS_NOSNIFF"}},
 		&cli.StringSliceFlag{Name: "error-page", Usage: "STATUS=/path: serve that file under the root, with the status, in place of the built-in text of 400, 403, 404, 405, 414, 431, 500, 501 or 505 (repeatable; one a line in the environment variable)", EnvVars: []string{"EPFS_ERROR_PAGE"}},
+		&cli.BoolFlag{Name: "compress", Value: true, Usage: "compress text files (HTML, CSS, JavaScript, JSON, XML, SVG, wasm...) once per version with gzip, brotli and zstd, off the loops, and serve the variants from the cache; --compress=false: off", EnvVars: []string{"EPFS_COMPRESS"}},
+		&cli.IntFlag{Name: "compress-gzip-level", Value: compress.DefaultGzipLevel, Usage: "gzip level of computed variants, 1 to 9", EnvVars: []string{"EPFS_COMPRESS_GZIP_LEVEL"}},
+		&cli.IntFlag{Name: "compress-brotli-level", Value: compress.DefaultBrotliLevel, Usage: "brotli level of computed variants, 0 to 11", EnvVars: []string{"EPFS_COMPRESS_BROTLI_LEVEL"}},
+		&cli.IntFlag{Name: "compress-zstd-level", Value: compress.DefaultZstdLevel, Usage: "zstd level of computed variants, 1 to 22", EnvVars: []string{"EPFS_COMPRESS_ZSTD_LEVEL"}},
+		&cli.IntFlag{Name: "compress-min", Value: compress.DefaultMin, Usage: "smallest file compressed, in bytes (below it compression saves no packet)", EnvVars: []string{"EPFS_COMPRESS_MIN"}},
+		&cli.IntFlag{Name: "compress-max", Value: compress.DefaultMax, Usage: "largest file compressed, in bytes (larger ones are served identity or from sidecars)", EnvVars: []string{"EPFS_COMPRESS_MAX"}},
+		&cli.IntFlag{Name: "compress-threads", Value: compress.DefaultThreads, Usage: "compression threads (at nice 10, beside the loops and the I/O pool)", EnvVars: []string{"EPFS_COMPRESS_THREADS"}},
 		&cli.StringSliceFlag{Name: "mime-type", Usage: "EXT=TYPE: the Content-Type of files ending in .EXT, over the built-in table and the --mime-types-file (repeatable or comma-separated)", EnvVars: []string{"EPFS_MIME_TYPE"}},
 		&cli.StringFlag{Name: "mime-types-file", Value: defaultMimeTypesFile, Usage: "system table (mime.types(5)) for extensions the built-in table does not know, read at start-up when present (empty: none)", EnvVars: []string{"EPFS_MIME_TYPES_FILE"}, TakesFile: true},
 		&cli.StringFlag{Name: "fallback", Usage: "URL path of a file served with 200 for paths that do not exist (single-page apps)", EnvVars: []string{"EPFS_FALLBACK"}},
@@ -100,6 +108,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			Index:            c.String("index"),
 			Autoindex:        c.Bool("autoindex"),
 			Precompressed:    c.Bool("precompressed"),
+			Compress:         c.Bool("compress"),
 			Fallback:         c.String("fallback"),
 			ServerHeader:     c.String("server-header"),
 			Transmit:         c.String("transmit"),
@@ -161,6 +170,7 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			return o, badValue("--"+flag, fmt.Sprint(c.Int(flag)), "want a positive number")
 		}
 	}
+	compressFlags(c, &o.Config)
 	switch n := o.IOThreads; {
 	case n < 0:
 		return o, badValue("--io-threads", fmt.Sprint(n), "want 0 to 64")
@@ -193,6 +203,33 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	o.types, err = contentTypes(c)
 	o.ContentTypes = o.types.types
 	return o, err
+}
+
+// compressFlags reads the compression flags into cfg; Validate checks
+// them. Brotli's level 0 is passed as -1, since a zero Config field
+// means "the default".
+func compressFlags(c *cli.Context, cfg *server.Config) {
+	if !cfg.Compress {
+		return
+	}
+	cfg.CompressGzipLevel = c.Int("compress-gzip-level")
+	cfg.CompressBrotliLevel = c.Int("compress-brotli-level")
+	cfg.CompressZstdLevel = c.Int("compress-zstd-level")
+	cfg.CompressThreads = c.Int("compress-threads")
+	cfg.CompressMin, cfg.CompressMax = int64(c.Int("compress-min")), int64(c.Int("compress-max"))
+	for _, v := range []*int{&cfg.CompressGzipLevel, &cfg.CompressZstdLevel, &cfg.CompressThreads} {
+		if *v == 0 {
+			*v = -2 // out of range: Validate names the flag (zero would be the default)
+		}
+	}
+	if cfg.CompressBrotliLevel == 0 {
+		cfg.CompressBrotliLevel = -1
+	}
+	for _, v := range []*int64{&cfg.CompressMin, &cfg.CompressMax} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
 }
 
 // checkRoot fails at start-up, with the flag's name, when the root is not a

@@ -8,6 +8,7 @@
 //	make bench-peers BENCH_FLAGS='-duration 10s -rounds 3'
 //	make bench-peers BENCH_FLAGS=-quick          # about three minutes
 //	make bench-peers BENCH_FLAGS='-cold -rounds 3 -duration 5s'  # about a minute
+//	make bench-peers BENCH_FLAGS='-compress -rounds 3 -duration 5s'  # about ten minutes
 //
 // -cold runs only the cold-cache mix (cold.go) and writes cold.{json,md}:
 // epfs with its I/O pool (--io-threads 2) and without (--io-threads 0),
@@ -15,6 +16,11 @@
 // on 64 connections while 8 clients download different 128 MiB files
 // evicted from the page cache before every download. It is not part of the
 // default or -quick run.
+//
+// -compress runs only the compression mode (compress.go) and writes
+// compress.{json,md}: jQuery's and Bootstrap's files from npm (pinned
+// versions, checked SHA-256) and a large HTML page, served by epfs
+// identity and compressed, and by nginx with gzip on at levels 1 and 6.
 //
 // # Conditions
 //
@@ -74,6 +80,7 @@ type options struct {
 	noWhole     bool
 	noLog       bool
 	cold        bool
+	compress    bool
 }
 
 func parseFlags() options {
@@ -90,6 +97,7 @@ func parseFlags() options {
 	flag.BoolVar(&o.noWhole, "no-whole-machine", false, "skip the unpinned two-core mode")
 	flag.BoolVar(&o.noLog, "no-access-log", false, "skip the access-log mode")
 	flag.BoolVar(&o.cold, "cold", false, "run only the cold-cache mix (epfs with and without its I/O pool, nginx with and without aio threads) and write cold.{json,md}")
+	flag.BoolVar(&o.compress, "compress", false, "run only the compression mode (jQuery and Bootstrap from npm at pinned versions and a large HTML page; epfs identity and compressed against nginx gzip on at levels 1 and 6) and write compress.{json,md}")
 	flag.Parse()
 	if o.quick {
 		o.duration, o.rounds = 2*time.Second, 1
@@ -151,10 +159,13 @@ func run(ctx context.Context, o options) error {
 	if b.bins, err = buildPrograms(modRoot, o.ceilingSrc, filepath.Join(tmp, "bin")); err != nil {
 		return err
 	}
-	if err := makeDocroot(b.root); err != nil {
+	if b.wrkLua, err = writeWrkScript(tmp); err != nil {
 		return err
 	}
-	if b.wrkLua, err = writeWrkScript(tmp); err != nil {
+	if o.compress {
+		return b.runCompress(ctx, o)
+	}
+	if err := makeDocroot(b.root); err != nil {
 		return err
 	}
 	res := &Results{Machine: machineInfo(), Command: strings.Join(append([]string{"benchpeers"}, os.Args[1:]...), " "),

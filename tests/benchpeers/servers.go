@@ -33,7 +33,21 @@ const (
 	// thread pool).
 	srvEpfsNoPool = "epfs io0"
 	srvNginxAIO   = "nginx aio"
+
+	// The compression mode's nginx (compress.go): `gzip on` with
+	// gzip_types set to epfs's list, at nginx's default level (1) and at 6.
+	srvNginxGzip  = "nginx gzip"
+	srvNginxGzip6 = "nginx gzip6"
 )
+
+// isNginx reports whether name is one of the nginx configurations.
+func isNginx(name string) bool {
+	switch name {
+	case srvNginx, srvNginxAIO, srvNginxGzip, srvNginxGzip6:
+		return true
+	}
+	return false
+}
 
 // allServers is the default set and order.
 var allServers = []string{srvEpfs, srvNginx, srvNetHTTP, srvFastHTTP, srvCeiling, srvCeilingGo}
@@ -47,6 +61,7 @@ type mode struct {
 	WrkThreads int
 	AccessLog  bool // epfs and nginx log every request to a file
 	Cold       bool // the cold-mix mode: epfs gets an explicit --io-threads
+	Compress   bool // the compression mode: epfs gets an admin listener; nginx knows text types
 }
 
 // bench holds what every server start needs: the built programs, the
@@ -64,6 +79,7 @@ type server struct {
 	Name    string
 	Variant string // for the ceilings: "mem 1024" or "file PATH"
 	Addr    string // 127.0.0.1:PORT
+	Admin   string // epfs in the compression mode: its admin listener, for /metrics
 	cmd     *exec.Cmd
 	pids    []int // processes whose CPU, RSS and syscalls are measured
 	done    chan struct{}
@@ -85,8 +101,22 @@ events {
 }
 http {
     default_type application/octet-stream;
-    types { }
-    sendfile on;
+    {{if .GzipLevel}}types {
+        text/html html;
+        text/css css;
+        text/javascript js mjs;
+        application/json json map;
+        image/svg+xml svg;
+        application/wasm wasm;
+        application/manifest+json webmanifest;
+        text/plain txt;
+        application/xml xml;
+    }
+    gzip on;
+    gzip_comp_level {{.GzipLevel}};
+    gzip_types text/css text/javascript application/javascript application/json image/svg+xml application/wasm application/manifest+json text/plain application/xml text/xml;
+    {{else}}types { }
+    {{end}}    sendfile on;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_requests 1000000000;
@@ -145,17 +175,22 @@ func (b *bench) startServer(name, variant string, m mode) (*server, error) {
 			args = append(args, "--io-threads", "0")
 		case m.Cold:
 			args = append(args, "--io-threads", "2")
+		case m.Compress:
+			if s.Admin, err = freeAddr(); err != nil {
+				return nil, err
+			}
+			args = append(args, "--admin-listen", s.Admin)
 		}
 	case srvNetHTTP, srvFastHTTP:
 		args = []string{b.bins[name], "-root", b.root, "-listen", "127.0.0.1:0"}
-	case srvNginx, srvNginxAIO:
+	case srvNginx, srvNginxAIO, srvNginxGzip, srvNginxGzip6:
 		if s.Addr, err = freeAddr(); err != nil {
 			return nil, err
 		}
 		conf := filepath.Join(dir, "nginx.conf")
 		if err := writeTemplate(conf, nginxConf, map[string]any{"Workers": m.Workers,
 			"Dir": dir, "Addr": s.Addr, "Root": b.root, "AccessLog": m.AccessLog,
-			"AIO": name == srvNginxAIO}); err != nil {
+			"AIO": name == srvNginxAIO, "GzipLevel": map[string]int{srvNginxGzip: 1, srvNginxGzip6: 6}[name]}); err != nil {
 			return nil, err
 		}
 		args = []string{b.bins[srvNginx], "-p", dir, "-c", conf}
@@ -248,7 +283,7 @@ func (s *server) waitReady(addrc <-chan string, m mode, logName string) error {
 		}
 	}
 	s.pids = []int{s.cmd.Process.Pid}
-	if s.Name != srvNginx && s.Name != srvNginxAIO {
+	if !isNginx(s.Name) {
 		return nil
 	}
 	for {

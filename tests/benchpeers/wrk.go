@@ -90,7 +90,8 @@ type wrkRun struct {
 	Conns    int
 	Threads  int
 	Duration time.Duration
-	CPU      string // taskset CPU list for wrk, or "" to leave it unpinned
+	CPU      string   // taskset CPU list for wrk, or "" to leave it unpinned
+	Headers  []string // request header lines ("Name: value") every request carries
 }
 
 // writeWrkScript puts the done() script in dir and returns its path.
@@ -105,7 +106,11 @@ func runWrk(ctx context.Context, script string, r wrkRun) (wrkResult, error) {
 	args := []string{"wrk",
 		"-t" + strconv.Itoa(r.Threads), "-c" + strconv.Itoa(r.Conns),
 		"-d" + strconv.Itoa(int(r.Duration.Seconds())) + "s",
-		"--timeout", "10s", "-s", script, r.URL}
+		"--timeout", "10s", "-s", script}
+	for _, h := range r.Headers {
+		args = append(args, "-H", h)
+	}
+	args = append(args, r.URL)
 	if r.CPU != "" {
 		args = append([]string{"taskset", "-c", r.CPU}, args...)
 	}

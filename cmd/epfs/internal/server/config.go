@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/epfs/epfs/fsindex/compress"
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/transmit"
 	"github.com/rs/zerolog"
@@ -53,6 +54,17 @@ type Config struct {
 	// ErrorPages maps a status to the URL path of the file served, with
 	// that status, in place of its built-in text (see PageStatuses).
 	ErrorPages map[int]string
+	// Compress builds gzip, brotli and zstd variants of compressible files
+	// (see fsindex/compress) once per version, on threads of their own,
+	// and serves them from the cache. The fields after it tune it; each
+	// zero means the compress package's default.
+	Compress            bool
+	CompressGzipLevel   int   // 1-9
+	CompressBrotliLevel int   // 0-11 (0 is brotli's fastest; unset is the default)
+	CompressZstdLevel   int   // 1-22
+	CompressMin         int64 // smallest file compressed, in bytes
+	CompressMax         int64 // largest file compressed, in bytes
+	CompressThreads     int   // compression threads, 1-64
 	// ContentTypes maps a lower-case extension to its Content-Type
 	// (fsindex.ContentTypes builds one); nil: fsindex's built-in table.
 	ContentTypes map[string]string
@@ -107,6 +119,50 @@ const (
 	DefaultAdminIdleTimeout = 60 * time.Second
 	DefaultAdminMaxConns    = 16
 )
+
+// compressOptions returns the compression pool's options from c.
+func (c *Config) compressOptions() compress.Options {
+	return compress.Options{Threads: c.CompressThreads, Min: c.CompressMin, Max: c.CompressMax,
+		GzipLevel: c.CompressGzipLevel, BrotliLevel: c.CompressBrotliLevel, ZstdLevel: c.CompressZstdLevel}
+}
+
+// validateCompress checks the compression fields, naming the flag of the
+// first one that is wrong. A brotli level of 0 is valid (its fastest) but
+// reads as "default" here, so the command line passes -1 for it.
+func (c *Config) validateCompress() error {
+	if !c.Compress {
+		return nil
+	}
+	switch {
+	case c.CompressGzipLevel < 0 || c.CompressGzipLevel > 9:
+		return fmt.Errorf("--compress-gzip-level %s: want 1 to 9", shown(c.CompressGzipLevel))
+	case c.CompressBrotliLevel < -1 || c.CompressBrotliLevel > 11:
+		return fmt.Errorf("--compress-brotli-level %d: want 0 to 11", c.CompressBrotliLevel)
+	case c.CompressZstdLevel < 0 || c.CompressZstdLevel > 22:
+		return fmt.Errorf("--compress-zstd-level %s: want 1 to 22", shown(c.CompressZstdLevel))
+	case c.CompressThreads < 0 || c.CompressThreads > 64:
+		return fmt.Errorf("--compress-threads %s: want 1 to 64", shown(c.CompressThreads))
+	case c.CompressMin < 0:
+		return fmt.Errorf("--compress-min %s: want a size of at least 1 byte", shown(int(c.CompressMin)))
+	case c.CompressMax < 0 || c.CompressMin > 0 && c.CompressMax > 0 && c.CompressMax < c.CompressMin:
+		return fmt.Errorf("--compress-max %s: want at least --compress-min", shown(int(c.CompressMax)))
+	}
+	if _, err := c.compressOptions().Check(); err != nil {
+		// A maximum under the default minimum, or the reverse.
+		return fmt.Errorf("--compress-min, --compress-max: %v", err)
+	}
+	return nil
+}
+
+// shown is a compression field's value as the command line gave it: the
+// command line passes an explicit 0, which the Config would read as "the
+// default", as -2 (or -1 for sizes).
+func shown(v int) string {
+	if v == -2 || v == -1 {
+		return "0"
+	}
+	return strconv.Itoa(v)
+}
 
 // timeout is one of the Config's timeouts: its flag, the field, and the
 // default a zero value stands for.
@@ -179,6 +235,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--max-header-bytes %d: want 256 to 1048576", c.MaxHeaderBytes)
 	case c.Fallback != "" && c.Fallback[0] != '/':
 		return fmt.Errorf("--fallback %s: want a URL path starting with /", c.Fallback)
+	}
+	if err := c.validateCompress(); err != nil {
+		return err
 	}
 	for _, d := range c.timeouts() {
 		if *d.v < 0 {

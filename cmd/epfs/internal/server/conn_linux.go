@@ -864,6 +864,10 @@ func (c *conn) logResponse(how end) {
 	a := c.w.access
 	inc(&c.w.stats.responses[c.rq.resp.Status()/100%6])
 	c.w.stats.reqDur.observe(time.Duration(c.w.loop.BatchNow() - c.rq.parsed))
+	if n := c.rq.resp.Saved(); n > 0 {
+		s := &c.w.stats.saved
+		s.Store(s.Load() + uint64(n))
+	}
 	if a == nil {
 		return
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/fsindex/compress"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/epfs/epfs/transmit"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +45,12 @@ type collector struct {
 	returns, returnSecs, pauseSecs     *prometheus.Desc
 	logErrors, buildInfo               *prometheus.Desc
 	requestSecs                        *prometheus.Desc
+
+	saved                                       *prometheus.Desc
+	variantsBuilt, variantsSkipped, buildSecs   *prometheus.Desc
+	variantsHeld, variantBytes, compressInOut   *prometheus.Desc
+	compressDropped, compressQueue, compressTID *prometheus.Desc
+	compressRuns, compressSyscalls              *prometheus.Desc
 }
 
 // unitOf gives a metric whose name ends in a unit (before a counter's
@@ -106,6 +114,19 @@ func newCollector(s *Server) *collector {
 		listingBytes:  d("listing_bytes", "Bytes of directory listing bodies alive now, one per directory however many responses send it: held by the cache, or loose (held only by responses, or being built; at most a quarter of the memory budget, beyond which a listing request gets 503).", "held"),
 		listingsBuilt: d("listings_built_total", "Directory listings built (one fstatat per name shown), rebuilds included."),
 
+		saved:            d("encoding_bytes_saved_total", "Body bytes that content codings kept off the wire: for each response that sent an encoded variant whole (computed or a sidecar), the identity's size minus the variant's.", "loop"),
+		variantsBuilt:    d("compress_variants_built_total", "Computed variants attached to cache entries, by encoding.", "encoding"),
+		variantsSkipped:  d("compress_variants_skipped_total", "Computed variants made but not kept: under 5% smaller than the identity, no room in the memory budget, or the entry left the cache meanwhile.", "encoding"),
+		buildSecs:        d("compress_build_seconds", "Time one codec run took over one file, by encoding.", "encoding"),
+		compressInOut:    d("compress_bytes_total", "Bytes through the codecs: identity bytes in, compressed bytes out, by encoding.", "encoding", "direction"),
+		variantsHeld:     d("compress_variants_held", "Computed variants held by the cache now (they go with their entry)."),
+		variantBytes:     d("compress_variant_bytes", "Bytes of the computed variants held by the cache now, part of its memory budget."),
+		compressDropped:  d("compress_jobs_dropped_total", "Compression jobs refused because the compression queue was full; the entry is offered again at its next revalidation."),
+		compressQueue:    d("compress_queue_length", "Compression jobs waiting for a thread now."),
+		compressTID:      d("compress_thread_id", "Kernel thread id (gettid) of each compression thread; 0 before it starts.", "thread"),
+		compressRuns:     d("compress_codec_runs_total", "Codec runs by the kernel thread id (gettid) each ran on, as recorded just before compressing: every tid here is a compression thread's.", "tid"),
+		compressSyscalls: d("compress_syscalls_total", "System calls made by the compression threads (reading files that are not held in memory), by thread, syscall and result.", "thread", "syscall", "result"),
+
 		returns:    d("memory_returns_total", "Times the loops, quiet for a while, trimmed their pools and the server returned free memory to the kernel (debug.FreeOSMemory)."),
 		returnSecs: d("memory_return_seconds", "How long the last return of memory took (a garbage collection and a scavenge of every free page)."),
 		pauseSecs:  d("memory_return_gc_pause_seconds", "The stop-the-world pause of the last return's garbage collection."),
@@ -116,7 +137,9 @@ func newCollector(s *Server) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.syscalls, c.bytes, c.events, c.waits, c.requests, c.responses,
 		c.closed, c.accepted, c.open, c.rejected, c.rejectedNow, c.refusing, c.resumes, c.continued, c.logDropped, c.threadID, c.ctxSwitches,
-		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo, c.requestSecs} {
+		c.probes, c.ioHanded, c.ioFull, c.ioCopies, c.ioWait, c.ioQueue, c.ioSyscalls, c.ioTID, c.lookupHanded, c.lookupFull, c.listingBytes, c.listingsBuilt, c.returns, c.returnSecs, c.pauseSecs, c.transmit, c.logErrors, c.buildInfo, c.requestSecs,
+
+		c.saved, c.variantsBuilt, c.variantsSkipped, c.buildSecs, c.compressInOut, c.variantsHeld, c.variantBytes, c.compressDropped, c.compressQueue, c.compressTID, c.compressRuns, c.compressSyscalls} {
 		ch <- d
 	}
 }
@@ -177,6 +200,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.refusing, prometheus.GaugeValue, float64(ls.refusing.Load()), loop)
 		counter(c.resumes, ls.resumes.Load(), loop)
 		counter(c.continued, ls.continued.Load(), loop)
+		counter(c.saved, ls.saved.Load(), loop)
 		for _, st := range transmitTallies {
 			counter(c.transmit, w.tw.Stat(st), loop, st.String())
 		}
@@ -203,6 +227,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(c.ioTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
 		}
+	}
+	if p := c.s.compress; p != nil {
+		c.collectCompress(ch, p)
 	}
 	counter(c.returns, c.s.returns.Load())
 	ch <- prometheus.MustNewConstMetric(c.returnSecs, prometheus.GaugeValue, time.Duration(c.s.returnNs.Load()).Seconds())
@@ -256,6 +283,54 @@ func (h *histogram) metric(d *prometheus.Desc, labels ...string) prometheus.Metr
 	}
 	cum += h.counts[len(h.bounds)].Load()
 	return prometheus.MustNewConstHistogram(d, cum, time.Duration(h.sumNs.Load()).Seconds(), buckets, labels...)
+}
+
+// codings are the encodings computed variants are built in, and their
+// label values.
+var codings = [...]fsindex.Encoding{fsindex.Gzip, fsindex.Brotli, fsindex.Zstd}
+
+// collectCompress sends the compression pool's tallies, its threads' ids
+// and syscalls, and the cache's computed variants.
+func (c *collector) collectCompress(ch chan<- prometheus.Metric, p *compress.Pool) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, enc := range codings {
+		name := enc.String()
+		st := p.Stats(enc)
+		counter(c.variantsBuilt, st.Built, name)
+		counter(c.variantsSkipped, st.Skipped, name)
+		counter(c.compressInOut, st.InBytes, name, "in")
+		counter(c.compressInOut, st.OutBytes, name, "out")
+		buckets := make(map[float64]uint64, len(compress.BuildBounds))
+		var cum uint64
+		for i, b := range compress.BuildBounds {
+			cum += st.Hist[i]
+			buckets[b.Seconds()] = cum
+		}
+		cum += st.Hist[len(compress.BuildBounds)]
+		ch <- prometheus.MustNewConstHistogram(c.buildSecs, cum, st.Time.Seconds(), buckets, name)
+	}
+	n, b := c.s.index.VariantsHeld()
+	ch <- prometheus.MustNewConstMetric(c.variantsHeld, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.variantBytes, prometheus.GaugeValue, float64(b))
+	counter(c.compressDropped, p.Dropped())
+	ch <- prometheus.MustNewConstMetric(c.compressQueue, prometheus.GaugeValue, float64(p.Len()))
+	for i := range p.Threads() {
+		thread := strconv.Itoa(i)
+		ch <- prometheus.MustNewConstMetric(c.compressTID, prometheus.GaugeValue, float64(p.ThreadID(i)), thread)
+		snap := p.Counters(i).Snapshot()
+		for sc := range syscount.NumSyscalls {
+			for o := range syscount.NumOutcomes {
+				if v := snap.Calls[sc][o]; v > 0 {
+					counter(c.compressSyscalls, v, thread, sc.String(), o.String())
+				}
+			}
+		}
+	}
+	for tid, runs := range p.Runs() {
+		counter(c.compressRuns, runs, strconv.Itoa(tid))
+	}
 }
 
 // AdminHandler returns the handler for the admin listener: /metrics in the

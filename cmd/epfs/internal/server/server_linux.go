@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/fsindex/compress"
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/poller/iopool"
 	"github.com/epfs/epfs/poller/syscount"
@@ -30,8 +31,9 @@ type Server struct {
 	listeners []*poller.Listener // every socket, siblings included, closed at the end
 	addrs     []string           // one per --listen address, with real ports
 	workers   []*worker
-	sink      *logSink     // nil when the access log is off
-	pool      *iopool.Pool // reads cold file ranges off the loops; nil when --io-threads is 0
+	sink      *logSink       // nil when the access log is off
+	pool      *iopool.Pool   // reads cold file ranges off the loops; nil when --io-threads is 0
+	compress  *compress.Pool // builds computed variants off the loops and the I/O pool; nil when --compress=false
 
 	// Returning memory once every loop is quiet (see worker.onQuiet).
 	quietLoops atomic.Int32  // loops whose pools are trimmed and unused since
@@ -67,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 		header = rules.forPath
 	}
 	s := &Server{cfg: cfg, runErr: make(chan error, cfg.Loops), started: time.Now()}
-	s.index, err = fsindex.Open(fsindex.Options{
+	fopts := fsindex.Options{
 		Header:        header,
 		Root:          cfg.Root,
 		Index:         cfg.Index,
@@ -75,8 +77,21 @@ func New(cfg Config) (*Server, error) {
 		AllowDotfiles: cfg.AllowDotfiles,
 		Precompressed: cfg.Precompressed,
 		ContentTypes:  cfg.ContentTypes,
-	})
+	}
+	if cfg.Compress {
+		// A queue and threads of its own, never the I/O pool's: a full I/O
+		// queue makes cache misses look up on the loops, so compression
+		// must never be what fills it.
+		if s.compress, err = compress.New(cfg.compressOptions()); err != nil {
+			return nil, err
+		}
+		fopts.Compressor = s.compress
+	}
+	s.index, err = fsindex.Open(fopts)
 	if err != nil {
+		if s.compress != nil {
+			s.compress.Close()
+		}
 		return nil, fmt.Errorf("root %q: %w", cfg.Root, err)
 	}
 	if cfg.AccessLog != nil {
@@ -216,6 +231,9 @@ func (s *Server) abort() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
+	if s.compress != nil {
+		s.compress.Close()
+	}
 	if s.sink != nil {
 		s.sink.close()
 	}
@@ -235,7 +253,7 @@ func (s *Server) Run() error {
 		ev = ev.Bool("activated", true).Strs("fdnames", s.cfg.InheritedNames)
 	}
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
-		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).
+		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).Bool("compress", s.compress != nil).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
 	s.running.Store(true)
 	var wg sync.WaitGroup
@@ -258,6 +276,12 @@ func (s *Server) Run() error {
 		// loops are gone (see iopool): they release their entries before
 		// the index closes.
 		s.pool.Close()
+	}
+	if s.compress != nil {
+		// Queued jobs are dropped; a codec run in progress ends (one file,
+		// at most a few seconds at brotli 11 and 1 MiB) and its job
+		// releases its entry before the index closes.
+		s.compress.Close()
 	}
 	for _, w := range s.workers {
 		w.tw.Close(nil) // the loop is gone; nothing counts any more

@@ -89,6 +89,7 @@ type loopStats struct {
 	ioWait       histogram                      // time connections waited for the pool, from hand-over to sending again (ioWaitBounds)
 	reqDur       histogram                      // request head parsed (or refused) to response done, on the batch clock (requestBounds)
 	open         atomic.Int64                   // connections open now
+	saved        atomic.Uint64                  // body bytes content codings kept off the wire (transmit.Response.Saved)
 	forced       atomic.Bool                    // the shutdown timeout closed responses in flight
 }
 

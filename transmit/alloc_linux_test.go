@@ -21,7 +21,7 @@ func TestAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close(nil)
-	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60"})
+	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60"}, nil)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +42,12 @@ func TestAllocs(t *testing.T) {
 		allocs := testing.AllocsPerRun(200, func() {
 			en, res, _ := x.Lookup(nil, c.path)
 			r.Plan(w, req, []byte(c.path), nil, en, res, true)
-			for r.Step(w, nil, fds[0]) != Done {
+			for r.Step(fds[0]) != Done {
 				unix.Read(fds[1], sink)
 			}
 			for n, _ := unix.Read(fds[1], sink); n > 0; n, _ = unix.Read(fds[1], sink) {
 			}
-			r.Reset(nil)
+			r.Reset()
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocs per response", c.name, allocs)

@@ -2,10 +2,7 @@
 
 package transmit
 
-import (
-	"github.com/epfs/epfs/fsindex"
-	"github.com/epfs/epfs/poller/syscount"
-)
+import "github.com/epfs/epfs/fsindex"
 
 // Response is one response in flight on one connection: what to send and how
 // far it has got. Its zero value is ready, it is meant to be embedded in the
@@ -105,17 +102,17 @@ func (r *Response) Err() error { return r.err }
 func (r *Response) Pending() bool { return r.phase == phaseBuf || r.phase == phaseBody }
 
 // Reset lets go of everything the response holds: the entry's reference
-// (released on c, which counts a close(2) that may follow), the header
-// buffer and any pipe, which go back to the Writer's pools. It may be called
-// at any point, also in the middle of a transfer when the connection dies,
-// and more than once, except while a Fetch is out (Step returned Cold and
-// Fetched has not run): an I/O thread is still reading the entry's
-// descriptor and, for a copy, into the buffer, so the caller, which handed
-// the Fetch out, waits for it to come back before it calls Reset. Status,
-// Sent, BodyBytes, Close and Err keep their values until the next Plan, for
-// the access log.
-func (r *Response) Reset(c *syscount.Counters) {
-	r.release(c)
+// (released with a count on the Writer's counters: a close(2) may follow),
+// the header buffer and any pipe, which go back to the Writer's pools. It
+// may be called at any point, also in the middle of a transfer when the
+// connection dies, and more than once, also on a response never planned,
+// except while a Fetch is out (Step returned Cold and Fetched has not run):
+// an I/O thread is still reading the entry's descriptor and, for a copy,
+// into the buffer, so the caller, which handed the Fetch out, waits for it
+// to come back before it calls Reset. Status, Sent, BodyBytes, Close and
+// Err keep their values until the next Plan, for the access log.
+func (r *Response) Reset() {
+	r.release()
 	if r.phase == phaseBuf || r.phase == phaseBody {
 		r.phase = phaseIdle
 	}
@@ -123,16 +120,17 @@ func (r *Response) Reset(c *syscount.Counters) {
 
 // release gives back the entry, the slab and the pipe. A pipe that still
 // holds bytes is closed rather than pooled: those bytes belong to this
-// connection's stream.
-func (r *Response) release(c *syscount.Counters) {
+// connection's stream. Only a response that holds something has a Writer
+// to give it back to.
+func (r *Response) release() {
 	if r.entry != nil {
-		r.entry.Release(c)
+		r.entry.Release(r.w.sc)
 		r.entry = nil
 	}
 	r.rep = nil
 	r.mem = nil
 	if r.hasPipe {
-		r.w.putPipe(c, r.pipe, r.pipeN == 0)
+		r.w.putPipe(r.pipe, r.pipeN == 0)
 		r.hasPipe = false
 		r.pipeN = 0
 	}
@@ -142,12 +140,12 @@ func (r *Response) release(c *syscount.Counters) {
 	}
 }
 
-// start readies r for a new response: whatever a previous one still holds is
-// released (uncounted: the caller should have called Reset with its
-// counters), and a slab is taken from the pool.
+// start readies r for a new response planned on w: whatever a previous one
+// still holds (the caller should have called Reset) goes back to the Writer
+// that planned it, and a slab is taken from w's pool.
 func (r *Response) start(w *Writer, keepAlive, http10 bool) {
 	if r.entry != nil || r.s != nil || r.hasPipe {
-		r.release(nil)
+		r.release()
 	}
 	*r = Response{w: w, close: !keepAlive, http10: http10, clen: -1, s: w.getSlab()}
 }

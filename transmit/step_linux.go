@@ -5,7 +5,6 @@ package transmit
 import (
 	"errors"
 
-	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,25 +103,26 @@ const (
 // cap, budget left), never more: an over-long count makes the kernel mark the
 // last segment MSG_MORE, which holds it back and stalls a keep-alive response
 // by 40-200 ms (golang/go#41513, #45256).
-func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
+func (r *Response) Step(fd int) Outcome {
 	switch r.phase {
 	case phaseIdle, phaseDone:
 		return Done
 	case phaseFailed:
 		return Failed
 	}
+	w := r.w
 	left := w.cfg.Budget
 	for {
 		var n int
 		var err error
 		switch {
 		case r.phase == phaseBuf:
-			n, err = r.sendBuf(c, fd, left)
+			n, err = r.sendBuf(fd, left)
 		case r.mem != nil:
-			n, err = r.sendMem(c, fd, left)
+			n, err = r.sendMem(fd, left)
 		case r.cpOff < r.cpEnd:
 			// Bytes already read (Copy, or a Fetch that copied) go first.
-			n, err = r.sendCopy(c, fd, left)
+			n, err = r.sendCopy(fd, left)
 		default:
 			lim := left
 			// Probe before the file is read: a splice with bytes still
@@ -130,8 +130,8 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
 				switch {
 				case r.off < r.warmOff || r.off >= r.warmEnd:
-					if !r.probe(w, c, r.off) {
-						return r.cold(w)
+					if !r.probe(r.off) {
+						return r.cold()
 					}
 				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
 					// The warm window ends inside this Step's budget:
@@ -139,7 +139,7 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 					// spans both instead of stopping at the window's
 					// end. Cold, it is left to the probe at warmEnd,
 					// and not asked again before then.
-					if !r.probe(w, c, r.warmEnd) {
+					if !r.probe(r.warmEnd) {
 						r.coldAhead = r.warmEnd
 					}
 				}
@@ -150,11 +150,11 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			}
 			switch w.cfg.Strategy {
 			case Splice:
-				n, err = r.sendSplice(w, c, fd, lim)
+				n, err = r.sendSplice(fd, lim)
 			case Copy:
-				n, err = r.sendCopy(c, fd, lim)
+				n, err = r.sendCopy(fd, lim)
 			default:
-				n, err = r.sendFile(c, fd, lim)
+				n, err = r.sendFile(fd, lim)
 			}
 		}
 		r.sent += int64(n)
@@ -167,9 +167,9 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 			w.bump(Yields)
 			return Yield
 		case err != nil:
-			return r.fail(w, c, err)
+			return r.fail(err)
 		case r.phase == phaseDone:
-			r.release(c)
+			r.release()
 			w.bump(Responses)
 			return Done
 		case left <= 0:
@@ -181,7 +181,8 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 
 // fail ends the response on err, releases what it holds and marks the
 // connection for closing.
-func (r *Response) fail(w *Writer, c *syscount.Counters, err error) Outcome {
+func (r *Response) fail(err error) Outcome {
+	w := r.w
 	switch err {
 	case unix.EPIPE, unix.ECONNRESET:
 		err = ErrAborted
@@ -194,7 +195,7 @@ func (r *Response) fail(w *Writer, c *syscount.Counters, err error) Outcome {
 	r.err = err
 	r.close = true
 	r.phase = phaseFailed
-	r.release(c)
+	r.release()
 	return Failed
 }
 
@@ -243,7 +244,8 @@ func (r *Response) nextPart() {
 // until the body's first bytes fill the segment (tcp(7)), and the
 // sendfile/splice that follows, asked for exactly what remains, pushes the
 // last segment out. The measurements behind this are in the package doc.
-func (r *Response) sendBuf(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendBuf(fd, left int) (int, error) {
+	c := r.w.sc
 	p := r.s.buf[r.bufOff:r.bufEnd]
 	p = p[:min(len(p), left)]
 	var n int
@@ -288,9 +290,9 @@ func (r *Response) sendBuf(c *syscount.Counters, fd, left int) (int, error) {
 }
 
 // sendMem writes body bytes held in memory.
-func (r *Response) sendMem(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendMem(fd, left int) (int, error) {
 	p := r.mem[r.off:r.end]
-	n, err := c.Write(fd, p[:min(len(p), left)])
+	n, err := r.w.sc.Write(fd, p[:min(len(p), left)])
 	if err != nil {
 		return 0, err
 	}
@@ -304,9 +306,9 @@ func (r *Response) sendMem(c *syscount.Counters, fd, left int) (int, error) {
 // sendFile moves file bytes with sendfile(2) at the response's own offset,
 // which the kernel advances (never the shared descriptor's file position).
 // A return of 0 with bytes still due means the file ended early: truncated.
-func (r *Response) sendFile(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendFile(fd, left int) (int, error) {
 	count := int(min(r.end-r.off, maxSendfile, int64(left)))
-	n, err := c.Sendfile(fd, r.rep.Fd, &r.off, count)
+	n, err := r.w.sc.Sendfile(fd, r.rep.Fd, &r.off, count)
 	if err != nil {
 		return 0, err
 	}
@@ -324,9 +326,10 @@ func (r *Response) sendFile(c *syscount.Counters, fd, left int) (int, error) {
 // response ends: bytes the socket refused stay in it, and they belong to
 // this connection. The pipe is filled only when empty, so a fill never meets
 // a full pipe.
-func (r *Response) sendSplice(w *Writer, c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendSplice(fd, left int) (int, error) {
+	c := r.w.sc
 	if !r.hasPipe {
-		p, err := w.getPipe(c)
+		p, err := r.w.getPipe()
 		if err != nil {
 			return 0, err
 		}
@@ -367,7 +370,8 @@ func (r *Response) sendSplice(w *Writer, c *syscount.Counters, fd, left int) (in
 // sendCopy reads with pread(2) at the response's offset into the slab's
 // buffer and writes it out; bytes read but refused by the socket wait in
 // the buffer for the next Step.
-func (r *Response) sendCopy(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendCopy(fd, left int) (int, error) {
+	c := r.w.sc
 	if r.s.copy == nil {
 		r.s.copy = make([]byte, copyBufSize)
 	}

@@ -466,7 +466,7 @@ func (c *conn) write() bool {
 	}
 	for budgets := 1; ; budgets++ {
 		before := c.rq.resp.Sent()
-		switch c.rq.resp.Step(c.w.tw, c.w.sc, c.fd) {
+		switch c.rq.resp.Step(c.fd) {
 		case transmit.Done:
 			return c.finish()
 		case transmit.WouldBlock:
@@ -525,7 +525,7 @@ func (c *conn) park() {
 		return
 	}
 	inc(&w.stats.ioFull)
-	c.rq.resp.Fetched(w.sc) // never ran: the next Step probes again
+	c.rq.resp.Fetched() // never ran: the next Step probes again
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
@@ -548,11 +548,11 @@ func (c *conn) fetched() {
 	if c.state == stateOrphan {
 		// The response was not Reset at close (see release): its Fetch
 		// was out. Its answer no longer matters.
-		c.rq.resp.Reset(c.w.sc)
+		c.rq.resp.Reset()
 		c.dropOrphan()
 		return
 	}
-	c.rq.resp.Fetched(c.w.sc)
+	c.rq.resp.Fetched()
 	c.state = stateSend
 	c.w.observeIOWait(time.Since(c.rq.parkedAt))
 	c.run()
@@ -573,7 +573,7 @@ func (c *conn) finish() bool {
 	c.served++
 	c.logResponse(endComplete)
 	closeAfter := c.rq.resp.Close() || c.w.draining
-	c.rq.resp.Reset(c.w.sc)
+	c.rq.resp.Reset()
 	c.timer.Stop()
 	c.consume(c.rq.used)
 	c.rq.used = 0
@@ -685,8 +685,8 @@ func (c *conn) refuse() {
 	w := c.w
 	r := &w.scratch
 	r.PlanError(w.tw, nil, 503, false)
-	out := r.Step(w.tw, w.sc, c.fd)
-	r.Reset(w.sc)
+	out := r.Step(c.fd)
+	r.Reset()
 	if out != transmit.Done {
 		c.close(closeDone)
 		return
@@ -767,7 +767,7 @@ func (c *conn) release() {
 	if c.state == stateOrphan {
 		return
 	}
-	c.rq.resp.Reset(c.w.sc)
+	c.rq.resp.Reset()
 	c.w.putRequest(c.rq)
 	c.rq = nil
 }

@@ -41,7 +41,7 @@ func TestAllocs(t *testing.T) {
 		req := parse(t, c.raw)
 		allocs := testing.AllocsPerRun(200, func() {
 			en, res, _ := x.Lookup(nil, c.path)
-			r.Plan(w, req, []byte(c.path), nil, en, res, true)
+			r.Plan(w, Request{Head: req, Path: []byte(c.path), KeepAlive: true}, en, res)
 			for r.Step(fds[0]) != Done {
 				unix.Read(fds[1], sink)
 			}

@@ -113,7 +113,7 @@ func BenchmarkPlan(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		e, res, _ := x.Lookup(nil, "/a.css")
-		r.Plan(w, req, path, nil, e, res, true)
+		r.Plan(w, Request{Head: req, Path: path, KeepAlive: true}, e, res)
 		r.Reset()
 	}
 }

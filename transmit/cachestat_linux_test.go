@@ -62,7 +62,7 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 	on(t, e.l, func() {
 		ent, res, _ := e.x.Lookup(e.l.Counters(), "/"+name)
 		before = e.l.Counters().Snapshot()
-		r.Plan(e.w, req, []byte("/"+name), nil, ent, res, true)
+		r.Plan(e.w, Request{Head: req, Path: []byte("/" + name), KeepAlive: true}, ent, res)
 	})
 	var th syscount.Counters
 	buf := make([]byte, 256<<10)

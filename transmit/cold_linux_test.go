@@ -87,7 +87,7 @@ func TestColdResetAfterFetch(t *testing.T) {
 	var out Outcome
 	on(t, e.l, func() {
 		ent, res, _ := e.x.Lookup(e.l.Counters(), "/cold.bin")
-		r.Plan(e.w, req, []byte("/cold.bin"), nil, ent, res, true)
+		r.Plan(e.w, Request{Head: req, Path: []byte("/cold.bin"), KeepAlive: true}, ent, res)
 		out = r.Step(fd)
 	})
 	if out != Cold {

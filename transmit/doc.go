@@ -13,7 +13,8 @@
 //	// before planning, with a Date more than a second old: w.SetNow(time.Now())
 //
 //	// a request was parsed and looked up:
-//	conn.resp.Plan(w, &req, path, query, e, res, req.KeepAlive)
+//	q := transmit.Request{Head: &req, Path: path, Query: query, KeepAlive: req.KeepAlive}
+//	conn.resp.Plan(w, q, e, res)
 //	// then, now and after every EPOLLOUT while the response is pending:
 //	switch conn.resp.Step(conn.fd) {
 //	case transmit.Done:       // log; close if conn.resp.Close(), else read on

@@ -39,7 +39,7 @@ func Example() {
 
 	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"}, nil)
 	var r transmit.Response
-	r.Plan(w, &req, path, query, e, res, req.KeepAlive)
+	r.Plan(w, transmit.Request{Head: &req, Path: path, Query: query, KeepAlive: req.KeepAlive}, e, res)
 	for {
 		out := r.Step(fds[0])
 		if out == transmit.Done || out == transmit.Failed {

@@ -253,7 +253,7 @@ func (tc *testConn) send(raw string) {
 			return
 		}
 		e, res, _ := tc.x.Lookup(c, string(path))
-		tc.resp.Plan(tc.w, req, path, query, e, res, req.KeepAlive)
+		tc.resp.Plan(tc.w, Request{Head: req, Path: path, Query: query, KeepAlive: req.KeepAlive}, e, res)
 	})
 }
 

@@ -375,7 +375,7 @@ func (c *conn) serve(consumed int) {
 	if h.MethodID == httpparse.MethodOPTIONS && string(h.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
 		// §3.2.4): there is no path to decode or look up.
-		rq.resp.Plan(w.tw, h, h.Target, nil, nil, fsindex.NotFound, rq.keepAlive)
+		rq.resp.Plan(w.tw, transmit.Request{Head: h, Path: h.Target, KeepAlive: rq.keepAlive}, nil, fsindex.NotFound)
 		return
 	}
 	var err error
@@ -429,7 +429,7 @@ func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, err error) {
 		rq.resp.PlanError(w.tw, &rq.head, 500, keepAlive)
 		return
 	}
-	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
+	rq.resp.Plan(w.tw, transmit.Request{Head: &rq.head, Path: rq.path, Query: rq.query, KeepAlive: keepAlive}, e, res)
 }
 
 // fail plans the error response to a request the parser refused. The byte

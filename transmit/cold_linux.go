@@ -147,6 +147,35 @@ func (r *Response) Fetched() {
 	f.Copy = nil
 }
 
+// vouch runs the probe before file bytes at r.off are read (with
+// Config.Probe) and returns how many the send may read: at most left, and
+// never past the warm window the probes vouched for. ok is false when the
+// chunk at r.off is cold: nothing may be read. A splice with bytes still
+// in its pipe sends those first, reading nothing, so it is not probed.
+func (r *Response) vouch(left int) (lim int, ok bool) {
+	if !r.w.cfg.Probe || r.noProbe || r.src == srcSplice && r.pipeN > 0 {
+		return left, true
+	}
+	switch {
+	case r.off < r.warmOff || r.off >= r.warmEnd:
+		if !r.probe(r.off) {
+			return 0, false
+		}
+	case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
+		// The warm window ends inside this Step's budget: vouch for the
+		// next chunk now, so that one call spans both instead of
+		// stopping at the window's end. Cold, it is left to the probe at
+		// warmEnd, and not asked again before then.
+		if !r.probe(r.warmEnd) {
+			r.coldAhead = r.warmEnd
+		}
+	}
+	if r.noProbe {
+		return left, true // the probe found the file system cannot say
+	}
+	return int(min(int64(left), r.warmEnd-r.off)), true
+}
+
 // probe checks that the chunk of the response's current range starting at
 // at (r.off, or r.warmEnd to vouch for the next chunk ahead) is in the
 // page cache, and if so adds it to the warm window. It reports false when

@@ -145,7 +145,7 @@ func (r *Response) finishError(b []byte, status int, head bool) {
 	r.clen = int64(len(body))
 	r.finishHead(b)
 	if !head {
-		r.mem, r.end = body, int64(len(body))
+		r.src, r.mem, r.end = srcMemory, body, int64(len(body))
 	}
 }
 
@@ -303,7 +303,10 @@ func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary, head bool) {
 	if head {
 		return
 	}
-	r.mem = rep.Body
+	r.src, r.mem = srcMemory, rep.Body
+	if rep.Body == nil {
+		r.src = w.fileSource()
+	}
 	switch r.nparts {
 	case 0:
 		r.off, r.end = 0, size

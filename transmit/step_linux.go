@@ -78,8 +78,12 @@ var (
 )
 
 // errRetryNextPass is the internal verdict of a file-side EAGAIN, which no
-// EPOLLOUT will follow: Step turns it into Yield.
-var errRetryNextPass = errors.New("transmit: retry on the next pass")
+// EPOLLOUT will follow: Step turns it into Yield. errCold is the probe's
+// verdict on the chunk at the response's offset: Step turns it into Cold.
+var (
+	errRetryNextPass = errors.New("transmit: retry on the next pass")
+	errCold          = errors.New("transmit: the next chunk is not in the page cache")
+)
 
 const (
 	// maxSendfile caps one sendfile or splice call. The kernel moves at most
@@ -97,7 +101,8 @@ const (
 // the socket returns EAGAIN, or Config.Budget bytes have gone out in this
 // call, and says which with its Outcome (see there for what the caller
 // does next). A short write is not taken for "would block": under edge
-// triggering only EAGAIN promises a new EPOLLOUT (epoll(7)).
+// triggering only EAGAIN promises a new EPOLLOUT (epoll(7)). The calls are
+// counted on the counters of the Writer that planned the response.
 //
 // Every sendfile and splice is asked for exactly min(bytes remaining, per-call
 // cap, budget left), never more: an over-long count makes the kernel mark the
@@ -115,47 +120,11 @@ func (r *Response) Step(fd int) Outcome {
 	for {
 		var n int
 		var err error
-		switch {
-		case r.phase == phaseBuf:
+		switch r.phase {
+		case phaseBuf:
 			n, err = r.sendBuf(fd, left)
-		case r.mem != nil:
-			n, err = r.sendMem(fd, left)
-		case r.cpOff < r.cpEnd:
-			// Bytes already read (Copy, or a Fetch that copied) go first.
-			n, err = r.sendCopy(fd, left)
-		default:
-			lim := left
-			// Probe before the file is read: a splice with bytes still
-			// in its pipe sends those first, reading nothing.
-			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
-				switch {
-				case r.off < r.warmOff || r.off >= r.warmEnd:
-					if !r.probe(r.off) {
-						return r.cold()
-					}
-				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
-					// The warm window ends inside this Step's budget:
-					// vouch for the next chunk now, so that one call
-					// spans both instead of stopping at the window's
-					// end. Cold, it is left to the probe at warmEnd,
-					// and not asked again before then.
-					if !r.probe(r.warmEnd) {
-						r.coldAhead = r.warmEnd
-					}
-				}
-				if !r.noProbe {
-					// Never read past what the probe vouched for.
-					lim = int(min(int64(left), r.warmEnd-r.off))
-				}
-			}
-			switch w.cfg.Strategy {
-			case Splice:
-				n, err = r.sendSplice(fd, lim)
-			case Copy:
-				n, err = r.sendCopy(fd, lim)
-			default:
-				n, err = r.sendFile(fd, lim)
-			}
+		default: // phaseBody
+			n, err = r.sendBody(fd, left)
 		}
 		r.sent += int64(n)
 		left -= n
@@ -166,6 +135,8 @@ func (r *Response) Step(fd int) Outcome {
 		case err == errRetryNextPass:
 			w.bump(Yields)
 			return Yield
+		case err == errCold:
+			return r.cold()
 		case err != nil:
 			return r.fail(err)
 		case r.phase == phaseDone:
@@ -176,6 +147,31 @@ func (r *Response) Step(fd int) Outcome {
 			w.bump(Yields)
 			return Yield
 		}
+	}
+}
+
+// sendBody sends bytes of the current body range from the response's
+// source, at most left. Bytes already read into the copy buffer (by Copy,
+// or by a Fetch that copied) go first whatever the source: they precede
+// r.off. File bytes are read only as far as the probe vouches (see vouch).
+func (r *Response) sendBody(fd, left int) (int, error) {
+	if r.src == srcMemory {
+		return r.sendMem(fd, left)
+	}
+	if r.cpOff < r.cpEnd {
+		return r.sendCopy(fd, left)
+	}
+	lim, ok := r.vouch(left)
+	if !ok {
+		return 0, errCold
+	}
+	switch r.src {
+	case srcSplice:
+		return r.sendSplice(fd, lim)
+	case srcCopy:
+		return r.sendCopy(fd, lim)
+	default: // srcSendfile (srcNone has no body range: it never gets here)
+		return r.sendFile(fd, lim)
 	}
 }
 
@@ -251,7 +247,7 @@ func (r *Response) sendBuf(fd, left int) (int, error) {
 	var n int
 	var err error
 	switch {
-	case r.off < r.end && r.mem != nil:
+	case r.off < r.end && r.src == srcMemory:
 		body := r.mem[r.off:r.end]
 		body = body[:min(len(body), left-len(p))]
 		iov := r.s.iov[:1]

@@ -107,15 +107,19 @@
 //
 // # The body
 //
-// A body held in memory (fsindex keeps files of at most 16 KiB, and
-// listings) goes out with the head in one writev. A body from a descriptor:
-// the head with send(MSG_MORE), then the strategy of Config.Strategy:
+// Plan fixes where a response's body comes from: nowhere (HEAD, 204, 304),
+// memory, or the file's descriptor by the Writer's strategy; Step
+// dispatches on it. A body held in memory (fsindex keeps files of at most
+// 16 KiB, and listings) goes out with the head in one writev. A body from
+// a descriptor: the head with send(MSG_MORE), then the strategy of
+// Config.Strategy:
 //
 //   - Sendfile (default): sendfile(2) with a 64-bit offset pointer, each
 //     call capped at 1 GiB (below the kernel's 0x7ffff000-byte MAX_RW_COUNT).
 //   - Splice: splice(2) file → pipe (at most 64 KiB, a default pipe's
 //     capacity), then pipe → socket. Each transfer in flight holds a pipe
-//     from the Writer's pool, two descriptors counted by Writer.Pipes.
+//     from the Writer's pool: two descriptors, their pipe2 and close
+//     counted on the loop's counters.
 //   - Copy: pread(2) into a 128 KiB buffer, then write(2): the baseline.
 //
 // Every call is asked for exactly min(bytes remaining, per-call cap, budget

@@ -29,6 +29,31 @@ func acceptInto(t *testing.T, l *poller.Loop, ln *poller.Listener, fn func(fd in
 	})
 }
 
+// listenLoopback returns a TCP listener on a free loopback port, closed
+// when the test ends.
+func listenLoopback(t *testing.T) *poller.Listener {
+	t.Helper()
+	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// countAccepts registers an acceptor for ln on l that counts each
+// connection in n and closes it, and returns the acceptor's ID.
+func countAccepts(t *testing.T, l *poller.Loop, ln *poller.Listener, n *atomic.Int64) poller.ID {
+	t.Helper()
+	var id poller.ID
+	var err error
+	on(t, l, func() { id, err = l.Accept(ln, func(fd int) { n.Add(1); unix.Close(fd) }) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TCP_NODELAY is set once on the listener and inherited by accepted sockets.
 func TestAcceptedSocketsInheritNoDelay(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
@@ -221,11 +246,7 @@ func TestFileListener(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLoopback(t)
 	for _, tc := range []struct{ addr, want string }{
 		{ln.Addr(), "address already in use"},
 		{"127.0.0.1", "missing port"},
@@ -255,20 +276,10 @@ func TestListenErrors(t *testing.T) {
 // Remove on an acceptor's ID stops accepting on that loop and leaves the
 // listener open: connections wait in its queue for another acceptor.
 func TestRemoveAcceptorStopsAccepting(t *testing.T) {
-	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLoopback(t)
 	l := startLoop(t)
 	var accepted atomic.Int64
-	var id poller.ID
-	on(t, l, func() {
-		id, err = l.Accept(ln, func(fd int) { accepted.Add(1); unix.Close(fd) })
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := countAccepts(t, l, ln, &accepted)
 	c, _ := net.Dial("tcp", ln.Addr())
 	c.Close()
 	settle(t, "first accepted", func() bool { return accepted.Load() == 1 })
@@ -291,7 +302,7 @@ func TestRemoveAcceptorStopsAccepting(t *testing.T) {
 	}
 	// The listener is still open: a new loop accepts the queued connection.
 	l2 := startLoop(t)
-	on(t, l2, func() { l2.Accept(ln, func(fd int) { accepted.Add(1); unix.Close(fd) }) })
+	countAccepts(t, l2, ln, &accepted)
 	settle(t, "queued connection accepted by another loop", func() bool { return accepted.Load() == 2 })
 }
 
@@ -299,22 +310,12 @@ func TestRemoveAcceptorStopsAccepting(t *testing.T) {
 // the acceptor leaves, so closing the socket afterwards resets nothing that
 // had been queued.
 func TestStopAcceptingDrainsQueue(t *testing.T) {
-	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLoopback(t)
 	l := startLoop(t)
 	var accepted atomic.Int64
-	var id poller.ID
 	// Register, then keep the loop busy so that the queue fills unseen.
 	block := make(chan struct{})
-	on(t, l, func() {
-		id, err = l.Accept(ln, func(fd int) { accepted.Add(1); unix.Close(fd) })
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := countAccepts(t, l, ln, &accepted)
 	if err := l.Submit(func() { <-block }); err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +351,7 @@ func TestStopAcceptingDrainsQueue(t *testing.T) {
 // an acceptor is reachable only while it is registered (or paused on
 // EMFILE), so the heap after many cycles holds no more than before.
 func TestAcceptStopLeavesNothing(t *testing.T) {
-	ln, err := poller.Listen("127.0.0.1:0", poller.ListenConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLoopback(t)
 	l := startLoop(t)
 	cycle := func(n int) {
 		on(t, l, func() {

@@ -22,7 +22,7 @@ func TestAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close(nil)
-	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60", Fields: []byte("\r\nX-Content-Type-Options: nosniff")})
+	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=60", Fields: []byte("\r\nX-Content-Type-Options: nosniff")}, nil)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +42,13 @@ func TestAllocs(t *testing.T) {
 		req := parse(t, c.raw)
 		allocs := testing.AllocsPerRun(200, func() {
 			en, res, _ := x.Lookup(nil, c.path)
-			r.Plan(w, req, []byte(c.path), nil, en, res, true)
-			for r.Step(w, nil, fds[0]) != Done {
+			r.Plan(w, Request{Head: req, Path: []byte(c.path), KeepAlive: true}, en, res)
+			for r.Step(fds[0]) != Done {
 				unix.Read(fds[1], sink)
 			}
 			for n, _ := unix.Read(fds[1], sink); n > 0; n, _ = unix.Read(fds[1], sink) {
 			}
-			r.Reset(nil)
+			r.Reset()
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocs per response", c.name, allocs)
@@ -58,12 +58,12 @@ func TestAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() {
 		en, _, _ := x.Lookup(nil, "/big.bin")
 		r.PlanPage(w, req, 404, en, true)
-		for r.Step(w, nil, fds[0]) != Done {
+		for r.Step(fds[0]) != Done {
 			unix.Read(fds[1], sink)
 		}
 		for n, _ := unix.Read(fds[1], sink); n > 0; n, _ = unix.Read(fds[1], sink) {
 		}
-		r.Reset(nil)
+		r.Reset()
 	})
 	if allocs != 0 {
 		t.Errorf("error page by sendfile: %v allocs per response", allocs)

@@ -53,8 +53,9 @@ func benchTransfer(b *testing.B, root string, st Strategy, name string, size int
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := &env{t: b, root: root, x: x, l: startLoop(b), w: NewWriter(Config{Strategy: st})}
-	b.Cleanup(func() { on(b, e.l, func() { e.w.Close(e.l.Counters()); x.Close(e.l.Counters()) }) })
+	e := &env{t: b, root: root, x: x, l: startLoop(b)}
+	e.w = NewWriter(Config{Strategy: st}, e.l.Counters())
+	b.Cleanup(func() { on(b, e.l, func() { e.w.Close(); x.Close(e.l.Counters()) }) })
 	tc, client := e.conn(0)
 	br := bufio.NewReaderSize(client, 256<<10)
 	raw := fmt.Sprintf("GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", name)
@@ -105,15 +106,15 @@ func BenchmarkPlan(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer x.Close(nil)
-	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=3600"})
+	w := NewWriter(Config{ServerHeader: "epfs", CacheControl: "max-age=3600"}, nil)
 	req := parse(b, "GET /a.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\nIf-None-Match: \"x\"\r\n\r\n")
 	path := []byte("/a.css")
 	var r Response
 	b.ReportAllocs()
 	for range b.N {
 		e, res, _ := x.Lookup(nil, "/a.css")
-		r.Plan(w, req, path, nil, e, res, true)
-		r.Reset(nil)
+		r.Plan(w, Request{Head: req, Path: path, KeepAlive: true}, e, res)
+		r.Reset()
 	}
 }
 

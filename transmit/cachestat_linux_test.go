@@ -62,7 +62,7 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 	on(t, e.l, func() {
 		ent, res, _ := e.x.Lookup(e.l.Counters(), "/"+name)
 		before = e.l.Counters().Snapshot()
-		r.Plan(e.w, req, []byte("/"+name), nil, ent, res, true)
+		r.Plan(e.w, Request{Head: req, Path: []byte("/" + name), KeepAlive: true}, ent, res)
 	})
 	var th syscount.Counters
 	buf := make([]byte, 256<<10)
@@ -71,7 +71,7 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 		if time.Now().After(deadline) {
 			t.Fatal("hang guard: response not done within 30 s")
 		}
-		on(t, e.l, func() { out = r.Step(e.w, e.l.Counters(), fd) })
+		on(t, e.l, func() { out = r.Step(fd) })
 		switch out {
 		case Cold:
 			s.colds++
@@ -83,7 +83,7 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 			if after != nil {
 				after(f)
 			}
-			on(t, e.l, func() { r.Fetched(e.l.Counters()) })
+			on(t, e.l, func() { r.Fetched() })
 		case Failed:
 			t.Fatalf("failed: %v", r.Err())
 		case WouldBlock, Yield:
@@ -92,7 +92,7 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 	}
 	on(t, e.l, func() {
 		s.calls = e.l.Counters().Snapshot().Sub(before)
-		r.Reset(e.l.Counters())
+		r.Reset()
 	})
 	s.body = <-got
 	s.pool = th.Snapshot()

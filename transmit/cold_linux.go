@@ -120,8 +120,8 @@ func (r *Response) Fetch() *Fetch { return &r.fetch }
 // never handed to a thread: the caller could not queue it), once for each
 // Cold. Call Step next, which probes the chunk again, or Reset if the
 // connection died meanwhile. If the read failed, the response fails with
-// its errno (released, counting on c).
-func (r *Response) Fetched(c *syscount.Counters) {
+// its errno (released, counted on the Writer's counters).
+func (r *Response) Fetched() {
 	f := &r.fetch
 	if f.ran {
 		// The fetch's readahead, and what the kernel reads ahead of its
@@ -132,10 +132,10 @@ func (r *Response) Fetched(c *syscount.Counters) {
 	case !f.ran:
 		// Not run: nothing changed; Step probes again.
 	case f.Err != nil:
-		r.fail(r.w, c, f.Err)
+		r.fail(f.Err)
 	case f.Copy != nil:
 		if f.N == 0 {
-			r.fail(r.w, c, ErrTruncated)
+			r.fail(ErrTruncated)
 			return
 		}
 		r.off += int64(f.N)
@@ -147,6 +147,35 @@ func (r *Response) Fetched(c *syscount.Counters) {
 	f.Copy = nil
 }
 
+// vouch runs the probe before file bytes at r.off are read (with
+// Config.Probe) and returns how many the send may read: at most left, and
+// never past the warm window the probes vouched for. ok is false when the
+// chunk at r.off is cold: nothing may be read. A splice with bytes still
+// in its pipe sends those first, reading nothing, so it is not probed.
+func (r *Response) vouch(left int) (lim int, ok bool) {
+	if !r.w.cfg.Probe || r.noProbe || r.src == srcSplice && r.pipeN > 0 {
+		return left, true
+	}
+	switch {
+	case r.off < r.warmOff || r.off >= r.warmEnd:
+		if !r.probe(r.off) {
+			return 0, false
+		}
+	case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
+		// The warm window ends inside this Step's budget: vouch for the
+		// next chunk now, so that one call spans both instead of
+		// stopping at the window's end. Cold, it is left to the probe at
+		// warmEnd, and not asked again before then.
+		if !r.probe(r.warmEnd) {
+			r.coldAhead = r.warmEnd
+		}
+	}
+	if r.noProbe {
+		return left, true // the probe found the file system cannot say
+	}
+	return int(min(int64(left), r.warmEnd-r.off)), true
+}
+
 // probe checks that the chunk of the response's current range starting at
 // at (r.off, or r.warmEnd to vouch for the next chunk ahead) is in the
 // page cache, and if so adds it to the warm window. It reports false when
@@ -155,11 +184,12 @@ func (r *Response) Fetched(c *syscount.Counters) {
 // the one-byte preadv2 probes run where cachestat cannot tell (pages this
 // response's own reads may still be filling) and where it is not
 // available.
-func (r *Response) probe(w *Writer, c *syscount.Counters, at int64) bool {
+func (r *Response) probe(at int64) bool {
+	w := r.w
 	chunk := min(r.end-at, int64(w.cfg.Budget))
 	vouched := false
 	if w.cachestat && !r.noCachestat {
-		switch r.probeCachestat(w, c, at, chunk) {
+		switch r.probeCachestat(at, chunk) {
 		case chunkResident:
 			w.bump(ProbesResident)
 			r.warm(at, chunk)
@@ -177,7 +207,7 @@ func (r *Response) probe(w *Writer, c *syscount.Counters, at int64) bool {
 		probes = 1 // one page: one probe
 	}
 	for _, off := range offs[:probes] {
-		_, err := c.Preadv2(r.rep.Fd, w.probe[:], off, unix.RWF_NOWAIT)
+		_, err := w.sc.Preadv2(r.rep.Fd, w.probe[:], off, unix.RWF_NOWAIT)
 		switch err {
 		case nil:
 			// Resident, or end of file (0 bytes): a file that shrank is
@@ -264,20 +294,20 @@ const raMargin = 4 << 20
 // margin, against 3-5 µs for the two one-byte probes (BenchmarkProbe, a
 // shared machine), about 2% of what sending the chunk costs the loop. The
 // margin is most of it; it buys the guarantee above.
-func (r *Response) probeCachestat(w *Writer, c *syscount.Counters, at, chunk int64) chunkState {
+func (r *Response) probeCachestat(at, chunk int64) chunkState {
 	end := at + chunk
 	margin := max(end, min(end+raMargin, r.rep.Size))
 	guard := at < r.raEnd
-	if !r.cachestat(w, c, at, margin) {
+	if !r.cachestat(at, margin) {
 		return chunkUnknown
 	}
-	if w.cst.Cache < pages(at, margin) {
+	if r.w.cst.Cache < pages(at, margin) {
 		if margin > end {
-			if !r.cachestat(w, c, at, end) {
+			if !r.cachestat(at, end) {
 				return chunkUnknown
 			}
 		}
-		if w.cst.Cache < pages(at, end) {
+		if r.w.cst.Cache < pages(at, end) {
 			return chunkAbsent
 		}
 		// The chunk is in, a page of the margin is not: sending the
@@ -296,8 +326,9 @@ func (r *Response) probeCachestat(w *Writer, c *syscount.Counters, at, chunk int
 // not write and does not own, on kernels that check) for the whole Writer,
 // since it says how the server is run, not something about one file; any
 // other error (EOPNOTSUPP on hugetlbfs) for this response.
-func (r *Response) cachestat(w *Writer, c *syscount.Counters, off, end int64) bool {
-	switch err := c.Cachestat(r.rep.Fd, off, end-off, &w.cst); err {
+func (r *Response) cachestat(off, end int64) bool {
+	w := r.w
+	switch err := w.sc.Cachestat(r.rep.Fd, off, end-off, &w.cst); err {
 	case nil:
 		return true
 	case unix.EPERM, unix.ENOSYS:
@@ -336,7 +367,8 @@ func CachestatUsable(c *syscount.Counters) error {
 }
 
 // cold fills the Fetch for the chunk at r.off and parks the response.
-func (r *Response) cold(w *Writer) Outcome {
+func (r *Response) cold() Outcome {
+	w := r.w
 	w.bump(ProbesCold)
 	chunk := min(r.end-r.off, int64(w.cfg.Budget))
 	r.fetch = Fetch{Fd: r.rep.Fd, Off: r.off, Len: chunk, Ahead: min(fetchAhead, r.rep.Size-(r.off+chunk))}

@@ -87,8 +87,8 @@ func TestColdResetAfterFetch(t *testing.T) {
 	var out Outcome
 	on(t, e.l, func() {
 		ent, res, _ := e.x.Lookup(e.l.Counters(), "/cold.bin")
-		r.Plan(e.w, req, []byte("/cold.bin"), nil, ent, res, true)
-		out = r.Step(e.w, e.l.Counters(), fd)
+		r.Plan(e.w, Request{Head: req, Path: []byte("/cold.bin"), KeepAlive: true}, ent, res)
+		out = r.Step(fd)
 	})
 	if out != Cold {
 		t.Fatalf("first step: %v, want cold", out)
@@ -101,12 +101,12 @@ func TestColdResetAfterFetch(t *testing.T) {
 	var th syscount.Counters
 	r.Fetch().Run(&th, make([]byte, 64<<10))
 	on(t, e.l, func() {
-		r.Fetched(e.l.Counters())
-		r.Reset(e.l.Counters())
+		r.Fetched()
+		r.Reset()
 		if r.entry != nil || r.s != nil || r.Pending() {
 			t.Error("Reset after Fetched kept the entry, the buffer, or a pending response")
 		}
-		if out := r.Step(e.w, e.l.Counters(), fd); out != Done {
+		if out := r.Step(fd); out != Done {
 			t.Errorf("step after the reset: %v, want done", out)
 		}
 	})

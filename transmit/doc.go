@@ -5,24 +5,27 @@
 //
 // # Walkthrough
 //
-// One Writer per loop, one Response per connection (embedded in it):
+// One Writer per loop, holding the loop's counters; one Response per
+// connection (embedded in it), which keeps the Writer that planned it, so
+// its calls take only the socket:
 //
-//	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"})
+//	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"}, loop.Counters())
 //	// before planning, with a Date more than a second old: w.SetNow(time.Now())
 //
 //	// a request was parsed and looked up:
-//	conn.resp.Plan(w, &req, path, query, e, res, req.KeepAlive)
+//	q := transmit.Request{Head: &req, Path: path, Query: query, KeepAlive: req.KeepAlive}
+//	conn.resp.Plan(w, q, e, res)
 //	// then, now and after every EPOLLOUT while the response is pending:
-//	switch conn.resp.Step(w, loop.Counters(), conn.fd) {
+//	switch conn.resp.Step(conn.fd) {
 //	case transmit.Done:       // log; close if conn.resp.Close(), else read on
 //	case transmit.WouldBlock: // wait for Writable
 //	case transmit.Yield:      // loop.Requeue(conn.id, poller.Out), or, when
 //	                          // !loop.Waiting(), Step again (a bounded number of times)
 //	case transmit.Failed:     // conn.resp.Err() says why; close
 //	case transmit.Cold:       // park; on an I/O thread: conn.resp.Fetch().Run(tc, tbuf);
-//	                          // back on the loop: conn.resp.Fetched(loop.Counters()), Step again
+//	                          // back on the loop: conn.resp.Fetched(), Step again
 //	}
-//	conn.resp.Reset(loop.Counters()) // whenever the connection ends
+//	conn.resp.Reset() // whenever the connection ends
 //
 // # Contract
 //
@@ -59,12 +62,13 @@
 //     restarted from its beginning.
 //   - Goroutines. A Writer and its Responses belong to one loop goroutine.
 //     Writer.Stat may be read from any goroutine.
-//   - Counting. Every syscall goes through the loop's *syscount.Counters:
-//     write, writev, sendto, sendfile, splice, pread, cachestat and preadv2
-//     (the probes; CachestatUsable's start-up call too), pipe2, close; Fetch.Run counts its readahead and preads on the
-//     counters of the thread that runs it. A client
-//     abort shows as the EPIPE or ECONNRESET outcome of the call that met it
-//     and in the Writer's Aborts tally.
+//   - Counting. Every syscall goes through the loop's *syscount.Counters,
+//     the ones given to NewWriter: write, writev, sendto, sendfile, splice,
+//     pread, cachestat and preadv2 (the probes), pipe2, close.
+//     CachestatUsable counts its start-up call on the counters it is
+//     given, and Fetch.Run its readahead and preads on the counters of the
+//     thread that runs it. A client abort shows as the EPIPE or ECONNRESET
+//     outcome of the call that met it and in the Writer's Aborts tally.
 //
 // # Response rules
 //
@@ -114,15 +118,19 @@
 //
 // # The body
 //
-// A body held in memory (fsindex keeps files of at most 16 KiB, and
-// listings) goes out with the head in one writev. A body from a descriptor:
-// the head with send(MSG_MORE), then the strategy of Config.Strategy:
+// Plan fixes where a response's body comes from: nowhere (HEAD, 204, 304),
+// memory, or the file's descriptor by the Writer's strategy; Step
+// dispatches on it. A body held in memory (fsindex keeps files of at most
+// 16 KiB, and listings) goes out with the head in one writev. A body from
+// a descriptor: the head with send(MSG_MORE), then the strategy of
+// Config.Strategy:
 //
 //   - Sendfile (default): sendfile(2) with a 64-bit offset pointer, each
 //     call capped at 1 GiB (below the kernel's 0x7ffff000-byte MAX_RW_COUNT).
 //   - Splice: splice(2) file → pipe (at most 64 KiB, a default pipe's
 //     capacity), then pipe → socket. Each transfer in flight holds a pipe
-//     from the Writer's pool, two descriptors counted by Writer.Pipes.
+//     from the Writer's pool: two descriptors, their pipe2 and close
+//     counted on the loop's counters.
 //   - Copy: pread(2) into a 128 KiB buffer, then write(2): the baseline.
 //
 // Every call is asked for exactly min(bytes remaining, per-call cap, budget

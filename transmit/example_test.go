@@ -37,17 +37,17 @@ func Example() {
 	path, query, _ := httpparse.DecodePath(nil, req.Target)
 	e, res, _ := idx.Lookup(nil, string(path))
 
-	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"})
+	w := transmit.NewWriter(transmit.Config{ServerHeader: "epfs"}, nil)
 	var r transmit.Response
-	r.Plan(w, &req, path, query, e, res, req.KeepAlive)
+	r.Plan(w, transmit.Request{Head: &req, Path: path, Query: query, KeepAlive: req.KeepAlive}, e, res)
 	for {
-		out := r.Step(w, nil, fds[0])
+		out := r.Step(fds[0])
 		if out == transmit.Done || out == transmit.Failed {
 			fmt.Println(out, r.Status(), r.BodyBytes(), "body bytes; close:", r.Close())
 			break
 		}
 	}
-	r.Reset(nil)
+	r.Reset()
 
 	resp, _ := http.ReadResponse(bufio.NewReader(client), nil)
 	body := make([]byte, resp.ContentLength)

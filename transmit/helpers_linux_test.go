@@ -127,13 +127,12 @@ func (tc *testConn) pump() {
 	if !tc.resp.Pending() {
 		return
 	}
-	c := tc.l.Counters()
 	tc.steps++
 	if tc.beforeStep != nil {
 		tc.beforeStep()
 	}
 	before := tc.resp.Sent()
-	out := tc.resp.Step(tc.w, c, tc.fd)
+	out := tc.resp.Step(tc.fd)
 	tc.maxStep = max(tc.maxStep, tc.resp.Sent()-before)
 	if tc.onStep != nil {
 		tc.onStep(out)
@@ -144,7 +143,7 @@ func (tc *testConn) pump() {
 		tc.l.Requeue(tc.id, poller.Out)
 	default:
 		e := ended{out: out, err: tc.resp.Err(), status: tc.resp.Status(), sent: tc.resp.Sent(), close: tc.resp.Close()}
-		tc.resp.Reset(c)
+		tc.resp.Reset()
 		tc.done.Store(true)
 		if e.close {
 			tc.l.Close(tc.id)
@@ -193,10 +192,11 @@ func newEnvAt(t testing.TB, cfg Config, root string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, root: root, x: x, l: startLoop(t), w: NewWriter(cfg)}
+	e := &env{t: t, root: root, x: x, l: startLoop(t)}
+	e.w = NewWriter(cfg, e.l.Counters())
 	t.Cleanup(func() {
 		on(t, e.l, func() {
-			e.w.Close(e.l.Counters())
+			e.w.Close()
 			x.Close(e.l.Counters())
 		})
 	})
@@ -253,7 +253,7 @@ func (tc *testConn) send(raw string) {
 			return
 		}
 		e, res, _ := tc.x.Lookup(c, string(path))
-		tc.resp.Plan(tc.w, req, path, query, e, res, req.KeepAlive)
+		tc.resp.Plan(tc.w, Request{Head: req, Path: path, Query: query, KeepAlive: req.KeepAlive}, e, res)
 	})
 }
 

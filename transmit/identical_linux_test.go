@@ -37,7 +37,7 @@ func TestStrategiesIdentical(t *testing.T) {
 	now := time.Now()
 	var first [][]byte
 	for _, st := range strategies {
-		w := NewWriter(Config{Strategy: st, ServerHeader: "epfs"})
+		w := NewWriter(Config{Strategy: st, ServerHeader: "epfs"}, re.l.Counters())
 		w.seed = 42
 		w.SetNow(now)
 		tc, client := re.conn(0)
@@ -55,7 +55,7 @@ func TestStrategiesIdentical(t *testing.T) {
 				t.Errorf("%v: %q differs from sendfile's response:\n%q\n%q", st, c, trunc(raw.Bytes()), trunc(first[i]))
 			}
 		}
-		on(t, re.l, func() { w.Close(re.l.Counters()) })
+		on(t, re.l, func() { w.Close() })
 	}
 }
 

@@ -44,6 +44,6 @@ func (r *Response) PlanPage(w *Writer, req *httpparse.Request, status int, e *fs
 	if head {
 		return
 	}
-	r.mem = e.Body
+	r.bodyFrom(w, e)
 	r.off, r.end = 0, e.Size
 }

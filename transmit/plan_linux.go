@@ -9,18 +9,36 @@ import (
 	"github.com/epfs/epfs/httpparse"
 )
 
-// Plan decides the response to req and encodes its head. path is the decoded
-// path (as DecodePath returned it) and query the raw query (nil when the
-// target had none); both are used only for a 301 and are not retained. e and
-// res are what fsindex's Lookup returned: Plan takes over e's reference, and
-// the response releases it when it ends (Step returns Done or Failed) or is
-// Reset. keepAlive is whether the connection may persist after this
-// response (the request's KeepAlive and the server's own policy).
+// Request is what Plan reads of the request it answers: the parsed head,
+// the decoded target and the connection's keep-alive policy. Plan reads it
+// during the call only; nothing of it is retained.
+type Request struct {
+	// Head is the parsed request.
+	Head *httpparse.Request
+	// Path is the decoded path (as DecodePath returned it) and Query the
+	// raw query (nil when the target had none). Both are read only for a
+	// 301's Location.
+	Path, Query []byte
+	// KeepAlive is whether the connection may persist after this
+	// response: the request's own KeepAlive and the server's policy.
+	KeepAlive bool
+}
+
+// Plan decides the response to q and encodes its head with w, the Writer
+// of the loop the response will be sent from: the response keeps it, for
+// the calls that follow (Step, Fetched, Reset) and for its pooled buffers.
+// e and res are what fsindex's Lookup returned for q.Path. Plan takes over
+// e's reference: the response releases it when it ends (Step returns Done
+// or Failed) or is Reset. e is a parameter of its own, not a field of
+// Request, because the response keeps it: Go's escape analysis does not
+// tell a struct's fields apart, so a kept field would move a caller's
+// Request, head and path bytes to the heap with it.
 //
 // Plan does not read or skip a request body: the caller skips
-// Request.ContentLength bytes before the next request, or closes.
-func (r *Response) Plan(w *Writer, req *httpparse.Request, path, query []byte, e *fsindex.Entry, res fsindex.Result, keepAlive bool) {
-	r.start(w, keepAlive, req.Minor == 0)
+// Head.ContentLength bytes before the next request, or closes.
+func (r *Response) Plan(w *Writer, q Request, e *fsindex.Entry, res fsindex.Result) {
+	req := q.Head
+	r.start(w, q.KeepAlive, req.Minor == 0)
 	r.entry = e
 	switch req.MethodID {
 	case httpparse.MethodGET, httpparse.MethodHEAD:
@@ -39,7 +57,7 @@ func (r *Response) Plan(w *Writer, req *httpparse.Request, path, query []byte, e
 	case (res == fsindex.Found || res == fsindex.Listing) && e != nil:
 		r.planEntry(w, req, head)
 	case res == fsindex.RedirectSlash:
-		r.planRedirect(w, path, query, head)
+		r.planRedirect(w, q.Path, q.Query, head)
 	case res == fsindex.NotFound:
 		r.planError(w, 404, head)
 	case res == fsindex.Forbidden:
@@ -49,10 +67,13 @@ func (r *Response) Plan(w *Writer, req *httpparse.Request, path, query []byte, e
 	}
 }
 
-// PlanError plans an error response of its own choosing: 400 for a target
-// DecodePath refused, a parser error (400, 414, 431, 501, 505), 503 when the
-// server refuses a connection or is out of descriptors, 500 when a lookup
-// failed. The body is the short text of the status.
+// PlanError plans an error response of its own choosing, with w as Plan
+// does: 400 for a target DecodePath refused, a parser error (400, 414,
+// 431, 501, 505), 503 when the server refuses a connection or is out of
+// descriptors, 500 when a lookup failed. The body is the short text of the
+// status. It takes no Request: it answers without a lookup, so there is
+// no entry to take over and no path to read, and of the request only its
+// method and version frame the answer.
 //
 // req is the request being answered, or nil when there is none to go by (a
 // parser error, a connection refused before its request was read): an
@@ -124,7 +145,7 @@ func (r *Response) finishError(b []byte, status int, head bool) {
 	r.clen = int64(len(body))
 	r.finishHead(b)
 	if !head {
-		r.mem, r.end = body, int64(len(body))
+		r.src, r.mem, r.end = srcMemory, body, int64(len(body))
 	}
 }
 
@@ -327,7 +348,7 @@ func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head boo
 	if head {
 		return
 	}
-	r.mem = rep.Body
+	r.bodyFrom(w, rep)
 	switch r.nparts {
 	case 0:
 		r.off, r.end = 0, size
@@ -382,4 +403,13 @@ func (r *Response) multipartLength(b []byte) (int64, []byte) {
 	b = r.appendCloseDelimiter(b[:mark])
 	n += int64(len(b) - mark)
 	return n, b[:mark]
+}
+
+// bodyFrom sets the body's source to rep: its bytes in memory when the
+// entry holds them, else its descriptor by the Writer's strategy.
+func (r *Response) bodyFrom(w *Writer, rep *fsindex.Entry) {
+	r.src, r.mem = srcMemory, rep.Body
+	if rep.Body == nil {
+		r.src = w.fileSource()
+	}
 }

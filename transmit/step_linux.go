@@ -5,7 +5,6 @@ package transmit
 import (
 	"errors"
 
-	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,8 +78,12 @@ var (
 )
 
 // errRetryNextPass is the internal verdict of a file-side EAGAIN, which no
-// EPOLLOUT will follow: Step turns it into Yield.
-var errRetryNextPass = errors.New("transmit: retry on the next pass")
+// EPOLLOUT will follow: Step turns it into Yield. errCold is the probe's
+// verdict on the chunk at the response's offset: Step turns it into Cold.
+var (
+	errRetryNextPass = errors.New("transmit: retry on the next pass")
+	errCold          = errors.New("transmit: the next chunk is not in the page cache")
+)
 
 const (
 	// maxSendfile caps one sendfile or splice call. The kernel moves at most
@@ -98,64 +101,30 @@ const (
 // the socket returns EAGAIN, or Config.Budget bytes have gone out in this
 // call, and says which with its Outcome (see there for what the caller
 // does next). A short write is not taken for "would block": under edge
-// triggering only EAGAIN promises a new EPOLLOUT (epoll(7)).
+// triggering only EAGAIN promises a new EPOLLOUT (epoll(7)). The calls are
+// counted on the counters of the Writer that planned the response.
 //
 // Every sendfile and splice is asked for exactly min(bytes remaining, per-call
 // cap, budget left), never more: an over-long count makes the kernel mark the
 // last segment MSG_MORE, which holds it back and stalls a keep-alive response
 // by 40-200 ms (golang/go#41513, #45256).
-func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
+func (r *Response) Step(fd int) Outcome {
 	switch r.phase {
 	case phaseIdle, phaseDone:
 		return Done
 	case phaseFailed:
 		return Failed
 	}
+	w := r.w
 	left := w.cfg.Budget
 	for {
 		var n int
 		var err error
-		switch {
-		case r.phase == phaseBuf:
-			n, err = r.sendBuf(c, fd, left)
-		case r.mem != nil:
-			n, err = r.sendMem(c, fd, left)
-		case r.cpOff < r.cpEnd:
-			// Bytes already read (Copy, or a Fetch that copied) go first.
-			n, err = r.sendCopy(c, fd, left)
-		default:
-			lim := left
-			// Probe before the file is read: a splice with bytes still
-			// in its pipe sends those first, reading nothing.
-			if w.cfg.Probe && !r.noProbe && (w.cfg.Strategy != Splice || r.pipeN == 0) {
-				switch {
-				case r.off < r.warmOff || r.off >= r.warmEnd:
-					if !r.probe(w, c, r.off) {
-						return r.cold(w)
-					}
-				case r.warmEnd < r.end && r.warmEnd-r.off < int64(left) && r.coldAhead != r.warmEnd:
-					// The warm window ends inside this Step's budget:
-					// vouch for the next chunk now, so that one call
-					// spans both instead of stopping at the window's
-					// end. Cold, it is left to the probe at warmEnd,
-					// and not asked again before then.
-					if !r.probe(w, c, r.warmEnd) {
-						r.coldAhead = r.warmEnd
-					}
-				}
-				if !r.noProbe {
-					// Never read past what the probe vouched for.
-					lim = int(min(int64(left), r.warmEnd-r.off))
-				}
-			}
-			switch w.cfg.Strategy {
-			case Splice:
-				n, err = r.sendSplice(w, c, fd, lim)
-			case Copy:
-				n, err = r.sendCopy(c, fd, lim)
-			default:
-				n, err = r.sendFile(c, fd, lim)
-			}
+		switch r.phase {
+		case phaseBuf:
+			n, err = r.sendBuf(fd, left)
+		default: // phaseBody
+			n, err = r.sendBody(fd, left)
 		}
 		r.sent += int64(n)
 		left -= n
@@ -166,10 +135,12 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 		case err == errRetryNextPass:
 			w.bump(Yields)
 			return Yield
+		case err == errCold:
+			return r.cold()
 		case err != nil:
-			return r.fail(w, c, err)
+			return r.fail(err)
 		case r.phase == phaseDone:
-			r.release(c)
+			r.release()
 			w.bump(Responses)
 			return Done
 		case left <= 0:
@@ -179,9 +150,35 @@ func (r *Response) Step(w *Writer, c *syscount.Counters, fd int) Outcome {
 	}
 }
 
+// sendBody sends bytes of the current body range from the response's
+// source, at most left. Bytes already read into the copy buffer (by Copy,
+// or by a Fetch that copied) go first whatever the source: they precede
+// r.off. File bytes are read only as far as the probe vouches (see vouch).
+func (r *Response) sendBody(fd, left int) (int, error) {
+	if r.src == srcMemory {
+		return r.sendMem(fd, left)
+	}
+	if r.cpOff < r.cpEnd {
+		return r.sendCopy(fd, left)
+	}
+	lim, ok := r.vouch(left)
+	if !ok {
+		return 0, errCold
+	}
+	switch r.src {
+	case srcSplice:
+		return r.sendSplice(fd, lim)
+	case srcCopy:
+		return r.sendCopy(fd, lim)
+	default: // srcSendfile (srcNone has no body range: it never gets here)
+		return r.sendFile(fd, lim)
+	}
+}
+
 // fail ends the response on err, releases what it holds and marks the
 // connection for closing.
-func (r *Response) fail(w *Writer, c *syscount.Counters, err error) Outcome {
+func (r *Response) fail(err error) Outcome {
+	w := r.w
 	switch err {
 	case unix.EPIPE, unix.ECONNRESET:
 		err = ErrAborted
@@ -194,7 +191,7 @@ func (r *Response) fail(w *Writer, c *syscount.Counters, err error) Outcome {
 	r.err = err
 	r.close = true
 	r.phase = phaseFailed
-	r.release(c)
+	r.release()
 	return Failed
 }
 
@@ -243,13 +240,14 @@ func (r *Response) nextPart() {
 // until the body's first bytes fill the segment (tcp(7)), and the
 // sendfile/splice that follows, asked for exactly what remains, pushes the
 // last segment out. The measurements behind this are in the package doc.
-func (r *Response) sendBuf(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendBuf(fd, left int) (int, error) {
+	c := r.w.sc
 	p := r.s.buf[r.bufOff:r.bufEnd]
 	p = p[:min(len(p), left)]
 	var n int
 	var err error
 	switch {
-	case r.off < r.end && r.mem != nil:
+	case r.off < r.end && r.src == srcMemory:
 		body := r.mem[r.off:r.end]
 		body = body[:min(len(body), left-len(p))]
 		iov := r.s.iov[:1]
@@ -288,9 +286,9 @@ func (r *Response) sendBuf(c *syscount.Counters, fd, left int) (int, error) {
 }
 
 // sendMem writes body bytes held in memory.
-func (r *Response) sendMem(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendMem(fd, left int) (int, error) {
 	p := r.mem[r.off:r.end]
-	n, err := c.Write(fd, p[:min(len(p), left)])
+	n, err := r.w.sc.Write(fd, p[:min(len(p), left)])
 	if err != nil {
 		return 0, err
 	}
@@ -304,9 +302,9 @@ func (r *Response) sendMem(c *syscount.Counters, fd, left int) (int, error) {
 // sendFile moves file bytes with sendfile(2) at the response's own offset,
 // which the kernel advances (never the shared descriptor's file position).
 // A return of 0 with bytes still due means the file ended early: truncated.
-func (r *Response) sendFile(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendFile(fd, left int) (int, error) {
 	count := int(min(r.end-r.off, maxSendfile, int64(left)))
-	n, err := c.Sendfile(fd, r.rep.Fd, &r.off, count)
+	n, err := r.w.sc.Sendfile(fd, r.rep.Fd, &r.off, count)
 	if err != nil {
 		return 0, err
 	}
@@ -324,9 +322,10 @@ func (r *Response) sendFile(c *syscount.Counters, fd, left int) (int, error) {
 // response ends: bytes the socket refused stay in it, and they belong to
 // this connection. The pipe is filled only when empty, so a fill never meets
 // a full pipe.
-func (r *Response) sendSplice(w *Writer, c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendSplice(fd, left int) (int, error) {
+	c := r.w.sc
 	if !r.hasPipe {
-		p, err := w.getPipe(c)
+		p, err := r.w.getPipe()
 		if err != nil {
 			return 0, err
 		}
@@ -367,7 +366,8 @@ func (r *Response) sendSplice(w *Writer, c *syscount.Counters, fd, left int) (in
 // sendCopy reads with pread(2) at the response's offset into the slab's
 // buffer and writes it out; bytes read but refused by the socket wait in
 // the buffer for the next Step.
-func (r *Response) sendCopy(c *syscount.Counters, fd, left int) (int, error) {
+func (r *Response) sendCopy(fd, left int) (int, error) {
+	c := r.w.sc
 	if r.s.copy == nil {
 		r.s.copy = make([]byte, copyBufSize)
 	}

@@ -15,11 +15,18 @@ import (
 )
 
 // Writer is the per-loop state every response on one loop shares: the
-// configuration, the Date field value, a pool of header buffers and a pool
-// of pipes for the Splice strategy. It is used only on its loop's goroutine,
-// except Stats, which any goroutine may call.
+// configuration, the loop's syscall counters, the Date field value, a pool
+// of header buffers and a pool of pipes for the Splice strategy. It is used
+// only on its loop's goroutine, except Stat, which any goroutine may call.
+//
+// The Writer is the context of every call a response makes: a Response
+// keeps the Writer that planned it, so Step, Reset and Fetched take only
+// what changes from call to call (the socket), never the loop's counters
+// again. One Writer per loop keeps the counters single-writer (see
+// syscount).
 type Writer struct {
 	cfg Config
+	sc  *syscount.Counters // the loop's counters: every syscall of its responses is counted here
 
 	date    [29]byte // the Date field value, an IMF-fixdate (RFC 9110 §6.6.1)
 	dateSec int64    // the Unix second date was formatted for
@@ -65,8 +72,11 @@ const (
 type pipePair struct{ r, w int }
 
 // NewWriter returns the per-loop state for cfg, with the Date set to now.
-func NewWriter(cfg Config) *Writer {
-	w := &Writer{cfg: cfg.withDefaults(), dateSec: -1 << 62}
+// c is the counters of the loop the Writer serves (poller's
+// Loop.Counters): every syscall its responses and pools make is counted
+// there. A nil c counts nothing.
+func NewWriter(cfg Config, c *syscount.Counters) *Writer {
+	w := &Writer{cfg: cfg.withDefaults(), sc: c, dateSec: -1 << 62}
 	w.cachestat = w.cfg.Probe && w.cfg.Cachestat
 	w.slabs.Max, w.pipes.Max = maxIdleSlabs, maxIdlePipes
 	// Fields go on every head, so a head is born with room for them; an
@@ -102,10 +112,11 @@ func (w *Writer) SetNow(t time.Time) {
 	httpparse.AppendHTTPDate(w.date[:0], t)
 }
 
-// Close releases the pooled pipes, counting the close(2) calls on c. Pipes
-// held by responses still in flight are closed by their Reset.
-func (w *Writer) Close(c *syscount.Counters) {
-	w.pipes.Trim(0, func(p pipePair) { w.closePipe(c, p) })
+// Close releases the pooled pipes, counting the close(2) calls on the
+// Writer's counters. Pipes held by responses still in flight are closed by
+// their Reset.
+func (w *Writer) Close() {
+	w.pipes.Trim(0, w.closePipe)
 }
 
 // Pipes reports how many pipes this Writer holds open, idle and in use:
@@ -121,12 +132,12 @@ func (w *Writer) Pipes() int { return w.open }
 func (w *Writer) Idle() (slabs, pipes int) { return w.slabs.Len(), w.pipes.Len() }
 
 // Trim lets go of the idle slabs and pipes beyond keep of each, closing
-// those pipes (counted on c). The pools grow to the most responses ever in
+// those pipes (counted). The pools grow to the most responses ever in
 // flight at once and would keep that peak: the server trims them once its
 // loop has been quiet for a while. The slabs go to the garbage collector.
-func (w *Writer) Trim(c *syscount.Counters, keep int) {
+func (w *Writer) Trim(keep int) {
 	w.slabs.Trim(keep, nil)
-	w.pipes.Trim(keep, func(p pipePair) { w.closePipe(c, p) })
+	w.pipes.Trim(keep, w.closePipe)
 }
 
 func (w *Writer) getSlab() *slab {
@@ -141,11 +152,11 @@ func (w *Writer) putSlab(s *slab) {
 	w.slabs.Put(s)
 }
 
-func (w *Writer) getPipe(c *syscount.Counters) (pipePair, error) {
+func (w *Writer) getPipe() (pipePair, error) {
 	if p, ok := w.pipes.Get(); ok {
 		return p, nil
 	}
-	r, wr, err := c.Pipe2(unix.O_NONBLOCK | unix.O_CLOEXEC)
+	r, wr, err := w.sc.Pipe2(unix.O_NONBLOCK | unix.O_CLOEXEC)
 	if err != nil {
 		return pipePair{-1, -1}, err
 	}
@@ -156,15 +167,15 @@ func (w *Writer) getPipe(c *syscount.Counters) (pipePair, error) {
 // putPipe takes back a pipe. Only an empty pipe is reused: bytes left in a
 // pipe belong to the connection that spliced them, so a pipe given back
 // with data in it (a transfer that failed) is closed instead.
-func (w *Writer) putPipe(c *syscount.Counters, p pipePair, empty bool) {
+func (w *Writer) putPipe(p pipePair, empty bool) {
 	if !empty || !w.pipes.Put(p) {
-		w.closePipe(c, p)
+		w.closePipe(p)
 	}
 }
 
-func (w *Writer) closePipe(c *syscount.Counters, p pipePair) {
-	c.Close(p.r)
-	c.Close(p.w)
+func (w *Writer) closePipe(p pipePair) {
+	w.sc.Close(p.r)
+	w.sc.Close(p.w)
 	w.open--
 }
 

@@ -365,41 +365,51 @@ func (r *Results) coldTable(b *strings.Builder, mode string, w workload) {
 	b.WriteString("\n")
 }
 
+// requestTable is a small-file workload: request rate and CPU per request,
+// each against nginx, and the latency.
 func (r *Results) requestTable(b *strings.Builder, mode string, w workload) {
+	rps := func(s *Summary) Spread { return s.RPS }
+	cpu := func(s *Summary) Spread { return s.CPUusPerReq }
+	r.serverTable(b, mode, w, "| server | req/s (min–max) | × nginx | p50 µs | p99 µs | CPU µs/req (min–max) | × nginx |\n|---|---|---|---|---|---|---|\n",
+		func(s, ng *Summary) []string {
+			return []string{spreadCell(s.RPS, thousands), timesNginx(s, ng, rps),
+				spreadCell(s.P50us, thousands), spreadCell(s.P99us, thousands),
+				spreadCell(s.CPUusPerReq, twoDec), timesNginx(s, ng, cpu)}
+		})
+}
+
+// throughputTable is a large-file workload: throughput and CPU per GiB,
+// each against nginx.
+func (r *Results) throughputTable(b *strings.Builder, mode string, w workload) {
+	mibps := func(s *Summary) Spread { return s.MiBps }
+	cpu := func(s *Summary) Spread { return s.CPUmsPerGiB }
+	r.serverTable(b, mode, w, "| server | MiB/s (min–max) | × nginx | CPU ms/GiB (min–max) | × nginx |\n|---|---|---|---|---|\n",
+		func(s, ng *Summary) []string {
+			return []string{spreadCell(s.MiBps, thousands), timesNginx(s, ng, mibps),
+				spreadCell(s.CPUmsPerGiB, oneDec), timesNginx(s, ng, cpu)}
+		})
+}
+
+// serverTable writes one workload's table: its title, header, then a row
+// per server measured, whose cells row gives from that server's summary
+// and nginx's (nil when nginx was not measured).
+func (r *Results) serverTable(b *strings.Builder, mode string, w workload, header string, row func(s, ng *Summary) []string) {
 	fmt.Fprintf(b, "#### %s (%s, %d connections)\n\n", w.Name, w.Path, w.Conns)
-	b.WriteString("| server | req/s (min–max) | × nginx | p50 µs | p99 µs | CPU µs/req (min–max) | × nginx |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString(header)
 	ng := r.find(mode, w.Name, srvNginx)
 	for _, srv := range r.Servers {
 		s := r.find(mode, w.Name, srv)
 		if s == nil {
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", srv,
-			spreadCell(s.RPS, thousands),
-			times(ratio(float64(s.RPS.Median), med(ng, func(s *Summary) Spread { return s.RPS }))),
-			spreadCell(s.P50us, thousands), spreadCell(s.P99us, thousands),
-			spreadCell(s.CPUusPerReq, twoDec),
-			times(ratio(float64(s.CPUusPerReq.Median), med(ng, func(s *Summary) Spread { return s.CPUusPerReq }))))
+		fmt.Fprintf(b, "| %s | %s |\n", srv, strings.Join(row(s, ng), " | "))
 	}
 	b.WriteString("\n")
 }
 
-func (r *Results) throughputTable(b *strings.Builder, mode string, w workload) {
-	fmt.Fprintf(b, "#### %s (%s, %d connections)\n\n", w.Name, w.Path, w.Conns)
-	b.WriteString("| server | MiB/s (min–max) | × nginx | CPU ms/GiB (min–max) | × nginx |\n|---|---|---|---|---|\n")
-	ng := r.find(mode, w.Name, srvNginx)
-	for _, srv := range r.Servers {
-		s := r.find(mode, w.Name, srv)
-		if s == nil {
-			continue
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", srv,
-			spreadCell(s.MiBps, thousands),
-			times(ratio(float64(s.MiBps.Median), med(ng, func(s *Summary) Spread { return s.MiBps }))),
-			spreadCell(s.CPUmsPerGiB, oneDec),
-			times(ratio(float64(s.CPUmsPerGiB.Median), med(ng, func(s *Summary) Spread { return s.CPUmsPerGiB }))))
-	}
-	b.WriteString("\n")
+// timesNginx is a "× nginx" cell: the server's median of f over nginx's.
+func timesNginx(s, ng *Summary, f func(*Summary) Spread) string {
+	return times(ratio(float64(f(s).Median), med(ng, f)))
 }
 
 // sweepWorkloads are the pinned 1 KiB workloads in connection order.

@@ -377,7 +377,7 @@ func (c *conn) serve(consumed int) {
 	if h.MethodID == httpparse.MethodOPTIONS && string(h.Target) == "*" {
 		// The asterisk-form names the server, not a resource (RFC 9112
 		// §3.2.4): there is no path to decode or look up.
-		rq.resp.Plan(w.tw, h, h.Target, nil, nil, fsindex.NotFound, rq.keepAlive)
+		rq.resp.Plan(w.tw, transmit.Request{Head: h, Path: h.Target, KeepAlive: rq.keepAlive}, nil, fsindex.NotFound)
 		return
 	}
 	var err error
@@ -480,7 +480,7 @@ func (c *conn) plan(e *fsindex.Entry, res fsindex.Result, served int, err error)
 		rq.resp.PlanError(w.tw, &rq.head, 500, keepAlive)
 		return
 	}
-	rq.resp.Plan(w.tw, &rq.head, rq.path, rq.query, e, res, keepAlive)
+	rq.resp.Plan(w.tw, transmit.Request{Head: &rq.head, Path: rq.path, Query: rq.query, KeepAlive: keepAlive}, e, res)
 }
 
 // exhausted reports whether a lookup failed for want of descriptors or of
@@ -529,7 +529,7 @@ func (c *conn) write() bool {
 	}
 	for budgets := 1; ; budgets++ {
 		before := c.rq.resp.Sent()
-		switch c.rq.resp.Step(c.w.tw, c.w.sc, c.fd) {
+		switch c.rq.resp.Step(c.fd) {
 		case transmit.Done:
 			return c.finish()
 		case transmit.WouldBlock:
@@ -588,7 +588,7 @@ func (c *conn) park() {
 		return
 	}
 	inc(&w.stats.ioFull)
-	c.rq.resp.Fetched(w.sc) // never ran: the next Step probes again
+	c.rq.resp.Fetched() // never ran: the next Step probes again
 	if !c.timer.Armed() {
 		w.writeQ.Arm(&c.timer)
 	}
@@ -611,11 +611,11 @@ func (c *conn) fetched() {
 	if c.state == stateOrphan {
 		// The response was not Reset at close (see release): its Fetch
 		// was out. Its answer no longer matters.
-		c.rq.resp.Reset(c.w.sc)
+		c.rq.resp.Reset()
 		c.dropOrphan()
 		return
 	}
-	c.rq.resp.Fetched(c.w.sc)
+	c.rq.resp.Fetched()
 	c.state = stateSend
 	c.w.stats.ioWait.observe(time.Since(c.rq.parkedAt))
 	c.run()
@@ -636,7 +636,7 @@ func (c *conn) finish() bool {
 	c.served++
 	c.logResponse(endComplete)
 	closeAfter := c.rq.resp.Close() || c.w.draining
-	c.rq.resp.Reset(c.w.sc)
+	c.rq.resp.Reset()
 	c.timer.Stop()
 	c.consume(c.rq.used)
 	c.rq.used = 0
@@ -748,8 +748,8 @@ func (c *conn) refuse() {
 	w := c.w
 	r := &w.scratch
 	r.PlanError(w.tw, nil, 503, false)
-	out := r.Step(w.tw, w.sc, c.fd)
-	r.Reset(w.sc)
+	out := r.Step(c.fd)
+	r.Reset()
 	if out != transmit.Done {
 		c.close(closeDone)
 		return
@@ -830,7 +830,7 @@ func (c *conn) release() {
 	if c.state == stateOrphan {
 		return
 	}
-	c.rq.resp.Reset(c.w.sc)
+	c.rq.resp.Reset()
 	c.w.putRequest(c.rq)
 	c.rq = nil
 }

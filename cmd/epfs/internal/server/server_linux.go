@@ -223,7 +223,7 @@ func (s *Server) abort() {
 	for _, w := range s.workers {
 		w.loop.Stop()
 		<-w.loop.Done()
-		w.tw.Close(w.sc)
+		w.tw.Close()
 	}
 	for _, ln := range s.listeners {
 		ln.Close()
@@ -284,7 +284,9 @@ func (s *Server) Run() error {
 		s.compress.Close()
 	}
 	for _, w := range s.workers {
-		w.tw.Close(nil) // the loop is gone; nothing counts any more
+		// The loop and the pool's threads are gone: this goroutine is
+		// the only writer of the loop's counters now.
+		w.tw.Close()
 	}
 	if s.sink != nil {
 		s.sink.close()

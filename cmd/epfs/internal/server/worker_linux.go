@@ -171,7 +171,7 @@ func newWorker(s *Server, idx int, tcfg transmit.Config, maxConns int) (*worker,
 	if tcfg.Probe {
 		tcfg.Cachestat = s.useCachestat(w.sc)
 	}
-	w.tw = transmit.NewWriter(tcfg)
+	w.tw = transmit.NewWriter(tcfg, w.sc)
 	w.tw.SetNow(time.Now())
 	w.dropBuf = make([]byte, dropBufSize)
 	cfg := &s.cfg
@@ -248,7 +248,7 @@ func (w *worker) onQuiet() {
 	// loop's, on its own one-shot timer.
 	w.requests.Trim(poolReserve, nil)
 	w.freeConns.Trim(poolReserve, nil)
-	w.tw.Trim(w.sc, poolReserve)
+	w.tw.Trim(poolReserve)
 	w.trimmed = true
 	if int(w.srv.quietLoops.Add(1)) == len(w.srv.workers) && !w.draining {
 		go w.srv.returnMemory()
@@ -373,8 +373,8 @@ func (w *worker) reject(fd int) {
 		w.freshDate()
 		r := &w.scratch
 		r.PlanError(w.tw, nil, 503, false)
-		r.Step(w.tw, w.sc, fd)
-		r.Reset(w.sc)
+		r.Step(fd)
+		r.Reset()
 		w.sc.Close(fd)
 		return
 	}

@@ -450,9 +450,11 @@ func TestCompressFlags(t *testing.T) {
 		{[]string{"--compress-gzip-level", "10"}, "epfs: --compress-gzip-level 10: want 1 to 9"},
 		{[]string{"--compress-gzip-level", "0"}, "epfs: --compress-gzip-level 0: want 1 to 9"},
 		{[]string{"--compress-brotli-level", "12"}, "epfs: --compress-brotli-level 12: want 0 to 11"},
+		{[]string{"--compress-brotli-level", "-1"}, "epfs: --compress-brotli-level -1: want 0 to 11"},
+		{[]string{"--compress-zstd-level", "0"}, "epfs: --compress-zstd-level 0: want 1 to 22"},
 		{[]string{"--compress-zstd-level", "23"}, "epfs: --compress-zstd-level 23: want 1 to 22"},
 		{[]string{"--compress-threads", "0"}, "epfs: --compress-threads 0: want 1 to 64"},
-		{[]string{"--compress-min", "0"}, "epfs: --compress-min 0: want a size of at least 1 byte"},
+		{[]string{"--compress-min", "0"}, "epfs: --compress-min 0: want a size in bytes, at least 1"},
 		{[]string{"--compress-max", "100"}, "epfs: --compress-max 100: want at least --compress-min"},
 		{[]string{"--compress-gzip-level", "x"}, "--compress-gzip-level"},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -170,7 +171,9 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 			return o, badValue("--"+flag, fmt.Sprint(c.Int(flag)), "want a positive number")
 		}
 	}
-	compressFlags(c, &o.Config)
+	if err := compressFlags(c, &o.Config); err != nil {
+		return o, err
+	}
 	switch n := o.IOThreads; {
 	case n < 0:
 		return o, badValue("--io-threads", fmt.Sprint(n), "want 0 to 64")
@@ -205,31 +208,43 @@ func serveConfig(c *cli.Context, log zerolog.Logger) (serveOptions, error) {
 	return o, err
 }
 
-// compressFlags reads the compression flags into cfg; Validate checks
-// them. Brotli's level 0 is passed as -1, since a zero Config field
-// means "the default".
-func compressFlags(c *cli.Context, cfg *server.Config) {
+// compressFlags reads the compression flags into cfg, checking each
+// against its range first: in server.Config a zero field means "the
+// default", so a 0 (or any value out of range) given on the command line is
+// refused here, naming the flag, rather than taken for the default.
+// Brotli's level 0 is valid and passed as -1 (compress.Options' spelling of
+// it).
+func compressFlags(c *cli.Context, cfg *server.Config) error {
 	if !cfg.Compress {
-		return
+		return nil
+	}
+	for _, f := range []struct {
+		name     string
+		min, max int
+	}{
+		{"compress-gzip-level", 1, 9}, {"compress-brotli-level", 0, 11}, {"compress-zstd-level", 1, 22},
+		{"compress-threads", 1, 64}, {"compress-min", 1, math.MaxInt}, {"compress-max", 1, math.MaxInt},
+	} {
+		if v := c.Int(f.name); v < f.min || v > f.max {
+			want := fmt.Sprintf("want %d to %d", f.min, f.max)
+			if f.max == math.MaxInt {
+				want = "want a size in bytes, at least 1"
+			}
+			return badValue("--"+f.name, strconv.Itoa(v), want)
+		}
+	}
+	if lo, hi := c.Int("compress-min"), c.Int("compress-max"); hi < lo {
+		return badValue("--compress-max", strconv.Itoa(hi), fmt.Sprintf("want at least --compress-min (%d)", lo))
 	}
 	cfg.CompressGzipLevel = c.Int("compress-gzip-level")
 	cfg.CompressBrotliLevel = c.Int("compress-brotli-level")
-	cfg.CompressZstdLevel = c.Int("compress-zstd-level")
-	cfg.CompressThreads = c.Int("compress-threads")
-	cfg.CompressMin, cfg.CompressMax = int64(c.Int("compress-min")), int64(c.Int("compress-max"))
-	for _, v := range []*int{&cfg.CompressGzipLevel, &cfg.CompressZstdLevel, &cfg.CompressThreads} {
-		if *v == 0 {
-			*v = -2 // out of range: Validate names the flag (zero would be the default)
-		}
-	}
 	if cfg.CompressBrotliLevel == 0 {
 		cfg.CompressBrotliLevel = -1
 	}
-	for _, v := range []*int64{&cfg.CompressMin, &cfg.CompressMax} {
-		if *v == 0 {
-			*v = -1
-		}
-	}
+	cfg.CompressZstdLevel = c.Int("compress-zstd-level")
+	cfg.CompressThreads = c.Int("compress-threads")
+	cfg.CompressMin, cfg.CompressMax = int64(c.Int("compress-min")), int64(c.Int("compress-max"))
+	return nil
 }
 
 // checkRoot fails at start-up, with the flag's name, when the root is not a

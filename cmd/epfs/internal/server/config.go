@@ -135,33 +135,23 @@ func (c *Config) validateCompress() error {
 	}
 	switch {
 	case c.CompressGzipLevel < 0 || c.CompressGzipLevel > 9:
-		return fmt.Errorf("--compress-gzip-level %s: want 1 to 9", shown(c.CompressGzipLevel))
+		return fmt.Errorf("--compress-gzip-level %d: want 1 to 9", c.CompressGzipLevel)
 	case c.CompressBrotliLevel < -1 || c.CompressBrotliLevel > 11:
 		return fmt.Errorf("--compress-brotli-level %d: want 0 to 11", c.CompressBrotliLevel)
 	case c.CompressZstdLevel < 0 || c.CompressZstdLevel > 22:
-		return fmt.Errorf("--compress-zstd-level %s: want 1 to 22", shown(c.CompressZstdLevel))
+		return fmt.Errorf("--compress-zstd-level %d: want 1 to 22", c.CompressZstdLevel)
 	case c.CompressThreads < 0 || c.CompressThreads > 64:
-		return fmt.Errorf("--compress-threads %s: want 1 to 64", shown(c.CompressThreads))
+		return fmt.Errorf("--compress-threads %d: want 1 to 64", c.CompressThreads)
 	case c.CompressMin < 0:
-		return fmt.Errorf("--compress-min %s: want a size of at least 1 byte", shown(int(c.CompressMin)))
+		return fmt.Errorf("--compress-min %d: want a size of at least 1 byte", int(c.CompressMin))
 	case c.CompressMax < 0 || c.CompressMin > 0 && c.CompressMax > 0 && c.CompressMax < c.CompressMin:
-		return fmt.Errorf("--compress-max %s: want at least --compress-min", shown(int(c.CompressMax)))
+		return fmt.Errorf("--compress-max %d: want at least --compress-min", int(c.CompressMax))
 	}
 	if _, err := c.compressOptions().Check(); err != nil {
 		// A maximum under the default minimum, or the reverse.
 		return fmt.Errorf("--compress-min, --compress-max: %v", err)
 	}
 	return nil
-}
-
-// shown is a compression field's value as the command line gave it: the
-// command line passes an explicit 0, which the Config would read as "the
-// default", as -2 (or -1 for sizes).
-func shown(v int) string {
-	if v == -2 || v == -1 {
-		return "0"
-	}
-	return strconv.Itoa(v)
 }
 
 // timeout is one of the Config's timeouts: its flag, the field, and the

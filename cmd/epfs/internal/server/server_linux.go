@@ -248,6 +248,10 @@ func (s *Server) Addrs() []string { return append([]string(nil), s.addrs...) }
 // closed what was left), then releases everything. It returns the first
 // error a loop failed with.
 func (s *Server) Run() error {
+	// Ready before the "listening" line, which tools (and the tests) take
+	// as the sign to probe /readyz: the listeners are bound, so a client
+	// connecting now waits in the accept queue for the loops below.
+	s.running.Store(true)
 	ev := s.cfg.Log.Info()
 	if len(s.cfg.Inherited) > 0 {
 		ev = ev.Bool("activated", true).Strs("fdnames", s.cfg.InheritedNames)
@@ -255,7 +259,6 @@ func (s *Server) Run() error {
 	ev.Str("addr", strings.Join(s.addrs, ",")).Strs("addrs", s.addrs).Strs("urls", urls(s.addrs)).Str("version", s.cfg.Version).
 		Str("root", s.cfg.Root).Int("loops", len(s.workers)).Str("transmit", s.cfg.Transmit).Int("io_threads", max(s.cfg.IOThreads, 0)).Bool("compress", s.compress != nil).
 		Bool("openat2", s.index.UsesOpenat2()).Msg("listening")
-	s.running.Store(true)
 	var wg sync.WaitGroup
 	for _, w := range s.workers {
 		wg.Add(1)

@@ -464,3 +464,47 @@ func TestCompressFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesFollowTheResource: a variant (computed or a sidecar), its 304,
+// and a listing's JSON form are the same resource at the same path as the
+// identity or the page, so they carry the same Cache-Control rule and the
+// same path-scoped fields. Before, each representation's entry was asked
+// for its own fields and had none: a br response of a hashed asset lost its
+// year of caching and its CORS field.
+func TestRulesFollowTheResource(t *testing.T) {
+	root, _, _ := compressRoot(t)
+	if err := os.Mkdir(filepath.Join(root, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const year = "public, max-age=31536000, immutable"
+	_, base := serveCompress(t, root, "--precompressed", "--autoindex",
+		"--cache-control", "/*.js="+year, "--cache-control", "no-cache",
+		"--header", "/*.js=Access-Control-Allow-Origin: *")
+	check := func(what string, r reply, cc string, cors bool) {
+		t.Helper()
+		if got := r.header.Get("Cache-Control"); got != cc {
+			t.Errorf("%s: %d, Cache-Control %q, want %q", what, r.status, got, cc)
+		}
+		if got := r.header.Get("Access-Control-Allow-Origin"); (got == "*") != cors {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want it %v", what, got, cors)
+		}
+	}
+	check("identity", fetch(t, "GET", base+"/small.js"), year, true)
+	for _, enc := range []string{"gzip", "br", "zstd"} {
+		r := awaitVariant(t, base+"/small.js", enc)
+		check("computed "+enc, r, year, true)
+		check("computed "+enc+" 304", fetch(t, "GET", base+"/small.js", "Accept-Encoding: "+enc, "If-None-Match: "+r.header.Get("ETag")), year, true)
+	}
+	r := fetch(t, "GET", base+"/sidecar.js", "Accept-Encoding: br")
+	if r.header.Get("Content-Encoding") != "br" || string(r.body) != "BROTLI-SIDECAR" {
+		t.Fatalf("sidecar: %q, %q", r.header.Get("Content-Encoding"), r.body)
+	}
+	check("sidecar br", r, year, true)
+	page := fetch(t, "GET", base+"/dir/", "Accept: text/html")
+	doc := fetch(t, "GET", base+"/dir/", "Accept: application/json")
+	if page.header.Get("Content-Type") == doc.header.Get("Content-Type") {
+		t.Fatalf("listing: both forms %q", page.header.Get("Content-Type"))
+	}
+	check("listing page", page, "no-cache", false)
+	check("listing JSON", doc, "no-cache", false)
+}

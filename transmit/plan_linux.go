@@ -251,14 +251,17 @@ func chooseListingForm(req *httpparse.Request, page, doc *fsindex.Entry) *fsinde
 
 // appendValidators adds the fields a 200, 206 and 304 share (RFC 9110
 // §15.4.5 lists what a 304 must repeat): Last-Modified, ETag, Cache-Control,
-// the entry's own fields (its Cache-Control rule among them) and Vary.
-func appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary string) []byte {
+// the resource's own fields (its Cache-Control rule among them) and Vary.
+// Those fields are the resource's, the entry Plan was given, whatever
+// representation rep is: a variant (sidecar or computed) or a listing's
+// JSON form is the same resource at the same path, so the same rules.
+func (r *Response) appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary string) []byte {
 	b = appendField(b, "Last-Modified", rep.LastModified)
 	b = appendField(b, "ETag", rep.ETag)
 	if w.cfg.CacheControl != "" {
 		b = appendField(b, "Cache-Control", w.cfg.CacheControl)
 	}
-	b = append(b, rep.Header...)
+	b = append(b, r.entry.Header...)
 	if vary != "" {
 		b = appendField(b, "Vary", vary)
 	}
@@ -272,7 +275,7 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 	r.rep = rep
 	switch preconditions(req, rep) {
 	case 304:
-		b := appendValidators(r.headStart(w, 304), w, rep, vary)
+		b := r.appendValidators(r.headStart(w, 304), w, rep, vary)
 		r.finishHead(b)
 		return
 	case 412:
@@ -342,7 +345,7 @@ func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head boo
 	if rep.Encoding != fsindex.Identity {
 		b = appendField(b, "Content-Encoding", rep.Encoding.String())
 	}
-	b = appendValidators(b, w, rep, vary)
+	b = r.appendValidators(b, w, rep, vary)
 	b = appendField(b, "Accept-Ranges", "bytes")
 	r.finishHead(b)
 	if head {

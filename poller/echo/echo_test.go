@@ -98,7 +98,13 @@ func TestEchoThousandConnections(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// A client can read its last bytes before the loop, back from the
+	// write that sent them, has stored the tally: wait for the counters to
+	// catch up (a hang guard: they do within microseconds), then compare.
 	snap := s.Counters()
+	for deadline := time.Now().Add(30 * time.Second); snap.Events[syscount.BytesWritten] < total.Load() && time.Now().Before(deadline); snap = s.Counters() {
+		time.Sleep(time.Millisecond)
+	}
 	if got := snap.Events[syscount.Accepted]; got != conns {
 		t.Errorf("accepted %d, want %d", got, conns)
 	}

@@ -275,14 +275,21 @@ func (c *collector) collectIO(ch chan<- prometheus.Metric, w *worker, loop strin
 // metric reads h now as a Prometheus histogram: cumulative buckets, the
 // count being the last of them.
 func (h *histogram) metric(d *prometheus.Desc, labels ...string) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(h.bounds))
+	return constHistogram(d, h.bounds, func(i int) uint64 { return h.counts[i].Load() }, time.Duration(h.sumNs.Load()), labels...)
+}
+
+// constHistogram builds a Prometheus histogram from per-bucket counts:
+// count(i) observations were at most bounds[i], count(len(bounds)) longer.
+// Prometheus wants the buckets cumulative, the count being the last.
+func constHistogram(d *prometheus.Desc, bounds []time.Duration, count func(i int) uint64, sum time.Duration, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(bounds))
 	var cum uint64
-	for i, b := range h.bounds {
-		cum += h.counts[i].Load()
+	for i, b := range bounds {
+		cum += count(i)
 		buckets[b.Seconds()] = cum
 	}
-	cum += h.counts[len(h.bounds)].Load()
-	return prometheus.MustNewConstHistogram(d, cum, time.Duration(h.sumNs.Load()).Seconds(), buckets, labels...)
+	cum += count(len(bounds))
+	return prometheus.MustNewConstHistogram(d, cum, sum.Seconds(), buckets, labels...)
 }
 
 // codings are the encodings computed variants are built in, and their
@@ -302,14 +309,7 @@ func (c *collector) collectCompress(ch chan<- prometheus.Metric, p *compress.Poo
 		counter(c.variantsSkipped, st.Skipped, name)
 		counter(c.compressInOut, st.InBytes, name, "in")
 		counter(c.compressInOut, st.OutBytes, name, "out")
-		buckets := make(map[float64]uint64, len(compress.BuildBounds))
-		var cum uint64
-		for i, b := range compress.BuildBounds {
-			cum += st.Hist[i]
-			buckets[b.Seconds()] = cum
-		}
-		cum += st.Hist[len(compress.BuildBounds)]
-		ch <- prometheus.MustNewConstHistogram(c.buildSecs, cum, st.Time.Seconds(), buckets, name)
+		ch <- constHistogram(c.buildSecs, compress.BuildBounds[:], func(i int) uint64 { return st.Hist[i] }, st.Time, name)
 	}
 	n, b := c.s.index.VariantsHeld()
 	ch <- prometheus.MustNewConstMetric(c.variantsHeld, prometheus.GaugeValue, float64(n))

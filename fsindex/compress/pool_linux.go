@@ -12,6 +12,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/epfs/epfs/fsindex"
+	"github.com/epfs/epfs/internal/boundq"
 	"github.com/epfs/epfs/poller/syscount"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -79,9 +80,7 @@ const minSaving = 20
 type Pool struct {
 	opts    Options
 	threads []*thread
-	queue   chan *fsindex.Job
-	mu      sync.RWMutex // guards closed against a send on the closed queue
-	closed  bool
+	queue   *boundq.Queue[*fsindex.Job]
 	wg      sync.WaitGroup
 
 	stopping atomic.Bool // Close has begun: queued jobs are done without compressing
@@ -125,7 +124,7 @@ func New(opts Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{opts: o, queue: make(chan *fsindex.Job, o.Queue), runs: make(map[int]uint64)}
+	p := &Pool{opts: o, queue: boundq.New[*fsindex.Job](o.Queue), runs: make(map[int]uint64)}
 	for range o.Threads {
 		t := &thread{counters: new(syscount.Counters)}
 		t.gz, _ = gzip.NewWriterLevel(nil, o.GzipLevel) // level checked above
@@ -196,18 +195,11 @@ func (p *Pool) Compressible(contentType string, size int64) bool {
 // Offer queues j for a compression thread. It never blocks: with the
 // queue full (or the pool closed) it returns false and counts the drop.
 func (p *Pool) Offer(j *fsindex.Job) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return false
-	}
-	select {
-	case p.queue <- j:
+	if p.queue.Offer(j) {
 		return true
-	default:
-		p.dropped.Add(1)
-		return false
 	}
+	p.dropped.Add(1)
+	return false
 }
 
 // work runs jobs on one locked thread until the queue is closed and empty.
@@ -228,7 +220,7 @@ func (p *Pool) work(t *thread) {
 		// threads then run at the process's own priority.
 		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, p.opts.Nice)
 	}
-	for j := range p.queue {
+	for j := range p.queue.C() {
 		p.run(t, j)
 		// Between files, hand the P back to the scheduler: a cache miss
 		// looked up on the I/O pool must not wait for the next file.
@@ -323,11 +315,6 @@ func (p *Pool) observe(enc fsindex.Encoding, in, out int, d time.Duration) {
 // threads to exit. It may be called more than once.
 func (p *Pool) Close() {
 	p.stopping.Store(true)
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.queue)
-	}
-	p.mu.Unlock()
+	p.queue.Close()
 	p.wg.Wait()
 }

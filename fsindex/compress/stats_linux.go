@@ -41,7 +41,7 @@ func (p *Pool) Stats(enc fsindex.Encoding) CodecStats {
 func (p *Pool) Dropped() uint64 { return p.dropped.Load() }
 
 // Len returns the jobs waiting for a thread.
-func (p *Pool) Len() int { return len(p.queue) }
+func (p *Pool) Len() int { return p.queue.Len() }
 
 // Threads returns the number of compression threads.
 func (p *Pool) Threads() int { return len(p.threads) }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/epfs/epfs/internal/boundq"
 	"github.com/epfs/epfs/poller"
 	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
@@ -57,9 +58,7 @@ type task struct {
 // documentation for the contract.
 type Pool struct {
 	threads []*Thread
-	queue   chan task
-	mu      sync.RWMutex // guards closed against a send on the closed queue
-	closed  bool
+	queue   *boundq.Queue[task]
 	wg      sync.WaitGroup
 }
 
@@ -74,7 +73,7 @@ func New(opts Options) *Pool {
 	if opts.BufSize <= 0 {
 		opts.BufSize = DefaultBufSize
 	}
-	p := &Pool{queue: make(chan task, opts.Queue)}
+	p := &Pool{queue: boundq.New[task](opts.Queue)}
 	for i := range opts.Threads {
 		t := &Thread{Index: i, Counters: new(syscount.Counters), Buf: make([]byte, opts.BufSize)}
 		p.threads = append(p.threads, t)
@@ -93,7 +92,7 @@ func (p *Pool) work(t *Thread) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	t.tid.Store(int32(unix.Gettid()))
-	for tk := range p.queue {
+	for tk := range p.queue.C() {
 		tk.run(t)
 		if tk.loop.Submit(tk.done) != nil {
 			// The loop has stopped: once its goroutine is gone, nothing
@@ -108,24 +107,14 @@ func (p *Pool) work(t *Thread) {
 // false, having queued nothing, when the queue is full or the pool is
 // closed. It never blocks.
 func (p *Pool) Submit(l *poller.Loop, run func(*Thread), done func()) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return false
-	}
-	select {
-	case p.queue <- task{l, run, done}:
-		return true
-	default:
-		return false
-	}
+	return p.queue.Offer(task{l, run, done})
 }
 
 // Len returns the number of tasks waiting for a thread.
-func (p *Pool) Len() int { return len(p.queue) }
+func (p *Pool) Len() int { return p.queue.Len() }
 
 // Cap returns the queue's capacity.
-func (p *Pool) Cap() int { return cap(p.queue) }
+func (p *Pool) Cap() int { return p.queue.Cap() }
 
 // Threads returns the number of threads.
 func (p *Pool) Threads() int { return len(p.threads) }
@@ -141,11 +130,6 @@ func (p *Pool) ThreadID(i int) int { return int(p.threads[i].tid.Load()) }
 // done included) and the threads have exited. It may be called more than
 // once.
 func (p *Pool) Close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		close(p.queue)
-	}
-	p.mu.Unlock()
+	p.queue.Close()
 	p.wg.Wait()
 }

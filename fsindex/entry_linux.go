@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/epfs/epfs/internal/enum"
 	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
 )
@@ -26,12 +27,7 @@ const (
 var resultNames = [...]string{"found", "listing", "redirect-slash", "not-found", "forbidden", "failed"}
 
 // String returns the result's name, for logs and tests.
-func (r Result) String() string {
-	if int(r) < len(resultNames) {
-		return resultNames[r]
-	}
-	return "unknown"
-}
+func (r Result) String() string { return enum.Name(resultNames[:], r) }
 
 // Encoding names a content coding (RFC 9110 §8.4.1) in which a precompressed
 // variant of a file is stored beside it.
@@ -52,12 +48,7 @@ var (
 )
 
 // String returns the content-coding token, as Content-Encoding carries it.
-func (e Encoding) String() string {
-	if e < numEncodings {
-		return encodingNames[e]
-	}
-	return "unknown"
-}
+func (e Encoding) String() string { return enum.Name(encodingNames[:], e) }
 
 // Entry is what a response needs to know about one file: an open descriptor
 // or the bytes themselves, and the metadata headers are built from.

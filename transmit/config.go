@@ -1,6 +1,10 @@
 package transmit
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/epfs/epfs/internal/enum"
+)
 
 // Strategy selects how file bytes reach the socket. It is chosen once per
 // server; every strategy is a resumable state machine with the same outcomes.
@@ -23,12 +27,7 @@ const (
 var strategyNames = [numStrategies]string{"sendfile", "splice", "copy"}
 
 // String returns the strategy's name, as ParseStrategy accepts it.
-func (s Strategy) String() string {
-	if s < numStrategies {
-		return strategyNames[s]
-	}
-	return "unknown"
-}
+func (s Strategy) String() string { return enum.Name(strategyNames[:], s) }
 
 // ErrUnknownStrategy is returned by ParseStrategy for a name it does not know.
 var ErrUnknownStrategy = errors.New(`transmit: unknown strategy (want "sendfile", "splice" or "copy")`)

@@ -5,6 +5,7 @@ package transmit
 import (
 	"errors"
 
+	"github.com/epfs/epfs/internal/enum"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,12 +62,7 @@ const (
 var outcomeNames = [...]string{"done", "would-block", "yield", "failed", "cold"}
 
 // String returns the outcome's name.
-func (o Outcome) String() string {
-	if int(o) < len(outcomeNames) {
-		return outcomeNames[o]
-	}
-	return "unknown"
-}
+func (o Outcome) String() string { return enum.Name(outcomeNames[:], o) }
 
 // Errors a failed transfer reports through Response.Err.
 var (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/epfs/epfs/httpparse"
+	"github.com/epfs/epfs/internal/enum"
 	"github.com/epfs/epfs/internal/lifo"
 	"github.com/epfs/epfs/poller/syscount"
 	"golang.org/x/sys/unix"
@@ -223,12 +224,7 @@ var statNames = [numStats]string{"responses", "would_blocks", "yields", "aborts"
 	"probes_resident", "probes_cold", "probes_unsupported", "probes_failed", "fetch_copies", "cachestat_refused"}
 
 // String returns the tally's snake_case name, as used in metric names.
-func (s Stat) String() string {
-	if s < numStats {
-		return statNames[s]
-	}
-	return "unknown"
-}
+func (s Stat) String() string { return enum.Name(statNames[:], s) }
 
 // Stat returns the current value of tally s. Only the loop writes the
 // tallies (an atomic load and store, like syscount's counters); any goroutine

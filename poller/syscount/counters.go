@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/epfs/epfs/internal/enum"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,12 +55,7 @@ var syscallNames = [NumSyscalls]string{
 }
 
 // String returns the kernel's name for the call, as strace prints it.
-func (s Syscall) String() string {
-	if s < NumSyscalls {
-		return syscallNames[s]
-	}
-	return "unknown"
-}
+func (s Syscall) String() string { return enum.Name(syscallNames[:], s) }
 
 // Outcome classifies the result of one system call.
 type Outcome uint8
@@ -85,12 +81,7 @@ var outcomeNames = [NumOutcomes]string{
 }
 
 // String returns the outcome's lower-case name, as used in metric labels.
-func (o Outcome) String() string {
-	if o < NumOutcomes {
-		return outcomeNames[o]
-	}
-	return "unknown"
-}
+func (o Outcome) String() string { return enum.Name(outcomeNames[:], o) }
 
 // Classify maps the error a wrapper returned to its Outcome.
 func Classify(err error) Outcome {
@@ -149,12 +140,7 @@ var eventNames = [NumEvents]string{
 }
 
 // String returns the tally's snake_case name, as used in metric names.
-func (e Event) String() string {
-	if e < NumEvents {
-		return eventNames[e]
-	}
-	return "unknown"
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e) }
 
 // Record describes one system call, for the trace hook. The fields that do
 // not apply to a call are zero.

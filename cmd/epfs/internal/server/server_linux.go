@@ -223,16 +223,33 @@ func (s *Server) abort() {
 	for _, w := range s.workers {
 		w.loop.Stop()
 		<-w.loop.Done()
-		w.tw.Close()
 	}
+	s.release()
+}
+
+// release frees what New acquired, once every loop has returned: the
+// listeners, the pools, the loops' counters, the access-log sink and the
+// index, in that order.
+func (s *Server) release() {
 	for _, ln := range s.listeners {
 		ln.Close()
 	}
 	if s.pool != nil {
+		// Reads still out complete on the pool's threads now that the
+		// loops are gone (see iopool): they release their entries before
+		// the index closes.
 		s.pool.Close()
 	}
 	if s.compress != nil {
+		// Queued jobs are dropped; a codec run in progress ends (one file,
+		// at most a few seconds at brotli 11 and 1 MiB) and its job
+		// releases its entry before the index closes.
 		s.compress.Close()
+	}
+	for _, w := range s.workers {
+		// The loop and the pool's threads are gone: this goroutine is
+		// the only writer of the loop's counters now.
+		w.tw.Close()
 	}
 	if s.sink != nil {
 		s.sink.close()
@@ -271,30 +288,7 @@ func (s *Server) Run() error {
 	}
 	wg.Wait()
 	close(s.runErr)
-	for _, ln := range s.listeners {
-		ln.Close()
-	}
-	if s.pool != nil {
-		// Reads still out complete on the pool's threads now that the
-		// loops are gone (see iopool): they release their entries before
-		// the index closes.
-		s.pool.Close()
-	}
-	if s.compress != nil {
-		// Queued jobs are dropped; a codec run in progress ends (one file,
-		// at most a few seconds at brotli 11 and 1 MiB) and its job
-		// releases its entry before the index closes.
-		s.compress.Close()
-	}
-	for _, w := range s.workers {
-		// The loop and the pool's threads are gone: this goroutine is
-		// the only writer of the loop's counters now.
-		w.tw.Close()
-	}
-	if s.sink != nil {
-		s.sink.close()
-	}
-	s.index.Close(nil)
+	s.release()
 	var errs []error
 	for err := range s.runErr {
 		errs = append(errs, err)

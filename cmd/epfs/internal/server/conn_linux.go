@@ -157,8 +157,8 @@ type conn struct {
 	refused bool // accepted over the limit, to be answered 503 and closed: counted in refusing, not in open
 	served  int  // responses completed on this connection
 
-	timer      poller.Timer // header, idle, write or linger timeout: the one connState names
-	prev, next *conn        // the worker's list of open connections
+	timer poller.Timer // header, idle, write or linger timeout: the one connState names
+	slot  int          // index in the worker's set of open connections
 }
 
 // Handle records the readiness epoll reported and runs the state machine as

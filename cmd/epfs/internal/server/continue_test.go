@@ -30,7 +30,7 @@ func TestContinueWhenNothingWaits(t *testing.T) {
 			var skip error
 			var sent, continued uint64
 			r.onLoop(t, 0, func(w *worker) {
-				cn := w.conns.head
+				cn := w.conns.newest()
 				// Room for the rest of the file (SO_SNDBUFFORCE needs
 				// CAP_NET_ADMIN), so no Step meets EAGAIN.
 				if skip = unix.SetsockoptInt(cn.fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, hugeSize); skip != nil {

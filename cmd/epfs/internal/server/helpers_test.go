@@ -141,7 +141,7 @@ type connInfo struct {
 func (r *running) conns(t testing.TB) []connInfo {
 	var out []connInfo
 	r.onLoop(t, 0, func(w *worker) {
-		for c := w.conns.head; c != nil; c = c.next {
+		for _, c := range w.conns.all {
 			pending := c.rq != nil && c.rq.resp.Pending()
 			out = append(out, connInfo{c.state, c.rq != nil, pending, c.timer.Armed(), c.fd})
 		}
@@ -371,3 +371,6 @@ func (c *rawClient) readAll() (string, error) {
 		}
 	}
 }
+
+// newest returns the connection accepted last.
+func (s *connSet) newest() *conn { return s.all[len(s.all)-1] }

@@ -128,7 +128,7 @@ func TestIdleLoopMakesNoWakeups(t *testing.T) {
 	waitFor(t, "the timers of the request run out", func() bool {
 		sleeps = sc.Tally(syscount.Sleeps)
 		r.onLoop(t, 0, func(w *worker) {
-			settled = w.conns.head == nil && w.trimmed && !w.tick.Armed() && !w.flushT.Armed() && !w.trim.Armed()
+			settled = len(w.conns.all) == 0 && w.trimmed && !w.tick.Armed() && !w.flushT.Armed() && !w.trim.Armed()
 		})
 		return settled
 	})

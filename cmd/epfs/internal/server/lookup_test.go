@@ -152,7 +152,7 @@ func TestClosedWhileLookupOut(t *testing.T) {
 	waitFor(t, "the lookup handed to the pool", func() bool { h, _ := r.lookups(t); return h == 1 })
 	r.onLoop(t, 0, func(w *worker) {
 		var n int
-		for k := w.conns.head; k != nil; k = k.next {
+		for _, k := range w.conns.all {
 			if k.state != stateLookup || k.rq == nil {
 				t.Errorf("connection with its lookup out: state %s, buffer %v; want lookup, true", k.waitingFor(), k.rq != nil)
 			}
@@ -217,7 +217,7 @@ func TestClosedWhileFetchOut(t *testing.T) {
 	})
 	var orphan *conn
 	r.onLoop(t, 0, func(w *worker) {
-		orphan = w.conns.head
+		orphan = w.conns.newest()
 		w.closeAll()
 		if orphan.state != stateOrphan || orphan.rq == nil {
 			t.Errorf("closed with its fetch out: state %s, request held %v; want orphan, true", orphan.waitingFor(), orphan.rq != nil)

@@ -24,7 +24,7 @@ func TestWriteTimeoutSparesYieldingTransfer(t *testing.T) {
 	c := blockHuge(t, r)
 	var skip error
 	r.onLoop(t, 0, func(w *worker) {
-		cn := w.conns.head
+		cn := w.conns.newest()
 		// Room for the rest of the file in the send buffer, so the next
 		// Steps end in Yield, never EAGAIN (SO_SNDBUFFORCE needs
 		// CAP_NET_ADMIN).

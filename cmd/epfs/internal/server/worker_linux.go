@@ -3,6 +3,7 @@
 package server
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -46,8 +47,8 @@ type worker struct {
 	trimSeen uint64       // activity() when trim was armed: unchanged when it fires means the loop was quiet
 	trimmed  bool         // the pools are trimmed and unused since: this loop counts in srv.quietLoops
 
-	conns    connList // every open connection, for draining; refused ones too
-	maxConns int      // this loop's share of --max-conns
+	conns    connSet // every open connection, for draining; refused ones too
+	maxConns int     // this loop's share of --max-conns
 	// maxRefusing is how many refused connections may be lingering on
 	// this loop at once (see refuse): min(maxRefusingPerLoop, maxConns),
 	// so that descriptors stay bounded by twice the limit under a flood.
@@ -249,6 +250,7 @@ func (w *worker) onQuiet() {
 	w.requests.Trim(poolReserve, nil)
 	w.freeConns.Trim(poolReserve, nil)
 	w.tw.Trim(poolReserve)
+	w.conns.trim()
 	w.trimmed = true
 	if int(w.srv.quietLoops.Add(1)) == len(w.srv.workers) && !w.draining {
 		go w.srv.returnMemory()
@@ -354,7 +356,7 @@ func (w *worker) register(fd int) *conn {
 		return nil
 	}
 	c.id = id
-	w.conns.push(c)
+	w.conns.add(c)
 	return c
 }
 
@@ -412,8 +414,9 @@ func (w *worker) drain() {
 	}
 	w.own = nil
 	w.draining = true
-	for c := w.conns.head; c != nil; {
-		next := c.next
+	// Backward, because closing a connection moves the set's last one into
+	// its slot, and that one has been seen already.
+	for _, c := range slices.Backward(w.conns.all) {
 		switch {
 		case c.state != stateIdle:
 			// A request is being read or answered: it finishes, with
@@ -429,7 +432,6 @@ func (w *worker) drain() {
 			// this very moment, and retry it (RFC 9112 §9.3.1).
 			c.close(closeShutdown)
 		}
-		c = next
 	}
 	w.logWaiting()
 	w.stopIfDrained()
@@ -442,7 +444,7 @@ func (w *worker) logWaiting() {
 	if log.GetLevel() > zerolog.DebugLevel {
 		return
 	}
-	for c := w.conns.head; c != nil; c = c.next {
+	for _, c := range w.conns.all {
 		ev := log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).Int("served", c.served)
 		if c.remote != "" {
 			ev = ev.Str("remote", c.remote)
@@ -456,8 +458,7 @@ func (w *worker) closeAll() {
 	w.draining = true
 	log := w.srv.cfg.Log
 	n := 0
-	for c := w.conns.head; c != nil; {
-		next := c.next
+	for _, c := range slices.Backward(w.conns.all) { // backward: see drain
 		w.stats.forced.Store(true)
 		log.Debug().Int("loop", w.idx).Uint64("conn", c.num).Str("state", c.waitingFor()).
 			Int("served", c.served).Msg("forced shutdown closes connection")
@@ -466,7 +467,6 @@ func (w *worker) closeAll() {
 		}
 		c.close(closeShutdown)
 		n++
-		c = next
 	}
 	if n > 0 {
 		log.Warn().Int("loop", w.idx).Int("connections", n).Msg("forced shutdown closed connections still open")
@@ -476,7 +476,7 @@ func (w *worker) closeAll() {
 
 // stopIfDrained stops the loop once draining has closed every connection.
 func (w *worker) stopIfDrained() {
-	if w.draining && w.conns.head == nil {
+	if w.draining && len(w.conns.all) == 0 {
 		w.tick.Stop()
 		w.trim.Stop()
 		w.flushT.Stop()
@@ -487,26 +487,29 @@ func (w *worker) stopIfDrained() {
 	}
 }
 
-// connList is an intrusive doubly linked list of connections: O(1) insert
-// and remove, no allocation.
-type connList struct{ head *conn }
+// connSet is the loop's open connections, in no order: a slice in which
+// each connection knows its slot, so that add and remove are O(1) and
+// allocate nothing once the slice has grown to the loop's peak (8 bytes a
+// connection).
+type connSet struct{ all []*conn }
 
-func (l *connList) push(c *conn) {
-	c.next = l.head
-	if l.head != nil {
-		l.head.prev = c
-	}
-	l.head = c
+func (s *connSet) add(c *conn) {
+	c.slot = len(s.all)
+	s.all = append(s.all, c)
 }
 
-func (l *connList) remove(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		l.head = c.next
+// trim hands back the slice's room when a past peak left it mostly empty.
+func (s *connSet) trim() {
+	if cap(s.all) > 2*len(s.all)+poolReserve {
+		s.all = slices.Clone(s.all)
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	}
-	c.prev, c.next = nil, nil
+}
+
+// remove moves the last connection into c's slot.
+func (s *connSet) remove(c *conn) {
+	last := len(s.all) - 1
+	moved := s.all[last]
+	s.all[c.slot], moved.slot = moved, c.slot
+	s.all[last] = nil
+	s.all = s.all[:last]
 }

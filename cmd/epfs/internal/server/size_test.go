@@ -25,8 +25,9 @@ func TestConnStructSize(t *testing.T) {
 // What one request in flight costs on the heap (the struct and its bytes,
 // in the allocator's size classes; transmit's slab for its response comes
 // on top), and what the loops' pools then hold at the connection counts
-// the black-box tests use: 16 (tests/soak_test.go), 400 (tests/
-// memory_test.go), 5,000 at once (tests/load_test.go). Bounded: at most
+// the black-box tests use: 16 (tests/soak_test.go), 400 and 5,000 at
+// once (TestMemoryReturnsAfterBurst and TestFiveThousandConnections, in
+// tests/load_test.go). Bounded: at most
 // the requests in flight, plus maxFree per loop once they are back, until
 // a quiet loop trims to poolReserve.
 func TestRequestSize(t *testing.T) {

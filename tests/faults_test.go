@@ -115,11 +115,7 @@ func TestSlowloris(t *testing.T) {
 	wait := normalClients(f, w.base, stop)
 	slow := make([]net.Conn, n)
 	for i := range slow {
-		c, err := net.Dial("tcp", w.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dial(t, w.addr)
 		io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ")
 		slow[i] = c
 	}
@@ -510,16 +506,9 @@ func acceptQueue(t *testing.T, port int) int {
 // false means the hang guard's deadline passed with the connection open.
 func untilClose(t testing.TB, addr, req string, guard time.Duration) (out []byte, eof bool) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sendOn(t, addr, req, guard)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(guard))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	out, err = io.ReadAll(c)
+	out, err := io.ReadAll(c)
 	var ne net.Error
 	return out, !(errors.As(err, &ne) && ne.Timeout())
 }

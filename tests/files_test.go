@@ -261,18 +261,11 @@ func TestServeFiveGiB(t *testing.T) {
 // and the number of body bytes.
 func fetchMarked(t *testing.T, addr, req string, base int64, marks map[int64][]byte) (string, int64) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	start := time.Now()
 	// 5 GiB over loopback take seconds; a minute is the order of magnitude
 	// above that bounds a hang.
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	start := time.Now()
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
+	c := sendOn(t, addr, req, 60*time.Second)
+	defer c.Close()
 	buf := make([]byte, 1<<20)
 	var head []byte
 	pos := base // file offset of the next body byte

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -88,15 +87,8 @@ func serve(t testing.TB, f *fixture, args ...string) (*proc, string) {
 // sent until it closed the connection or went quiet for a second.
 func raw(t testing.TB, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sendOn(t, addr, req, 10*time.Second)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	buf := make([]byte, 64<<10)
 	for {

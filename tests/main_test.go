@@ -268,3 +268,19 @@ func dial(t testing.TB, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// sendOn opens a new connection to addr, sets guard (a hang guard) as its
+// deadline and writes req on it. The caller closes it.
+func sendOn(t testing.TB, addr, req string, guard time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(guard))
+	if _, err := io.WriteString(c, req); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}

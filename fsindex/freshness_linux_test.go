@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/epfs/epfs/poller/syscount"
 )
 
 // freshBound is the validity period these tests configure. A change must be
@@ -114,5 +116,100 @@ func TestETagStable(t *testing.T) {
 	x3 := newIndex(t, Options{Root: root}, false)
 	if _, _, e := lookup(t, x3, "/f"); e.ETag == old {
 		t.Errorf("ETag %s unchanged after a rewrite", old)
+	}
+}
+
+// LookupCached answers exactly the lookups that need no system call: a
+// fresh hit, positive or negative, with the same entry, result and
+// reference as Lookup; a miss and a stale entry are refused, taking
+// nothing, so that Lookup can run where blocking is allowed.
+func TestLookupCached(t *testing.T) {
+	root := t.TempDir()
+	big := string(make([]byte, 64<<10)) // served from its fd: reference-counted
+	mkTree(t, root, "a.txt=hello", "big.bin="+big, "dir/")
+	const valid = 100 * time.Millisecond
+	x := newIndex(t, Options{Root: root, Valid: valid, NegativeValid: valid}, false)
+	var c syscount.Counters
+	for _, tc := range []struct {
+		path string
+		want Result
+	}{{"/a.txt", Found}, {"/big.bin", Found}, {"/missing", NotFound}, {"/dir", RedirectSlash}} {
+		if e, _, ok := x.LookupCached(tc.path); ok || e != nil {
+			t.Fatalf("%s: LookupCached before any Lookup: ok %v, entry %v; want a refusal", tc.path, ok, e)
+		}
+		e, r, err := x.Lookup(&c, tc.path)
+		if r != tc.want || err != nil {
+			t.Fatalf("%s: Lookup: %v, %v; want %v", tc.path, r, err, tc.want)
+		}
+		release(e, &c)
+		before := c.Snapshot()
+		e, r, ok := x.LookupCached(tc.path)
+		if !ok || r != tc.want || (e == nil) != (r > Listing) {
+			t.Fatalf("%s: LookupCached after Lookup: %v, %v, entry %v; want a hit with %v", tc.path, r, ok, e, tc.want)
+		}
+		if e != nil && e.counted() && e.refs.Load() < 2 {
+			t.Errorf("%s: %d references after a cached hit, want the cache's and the caller's", tc.path, e.refs.Load())
+		}
+		release(e, &c)
+		if d := c.Snapshot().Sub(before); d.Total(syscount.Close) != 0 {
+			t.Errorf("%s: releasing a cached hit closed a descriptor", tc.path)
+		}
+	}
+	// Past the validity period every entry needs a revalidation, which
+	// is a system call: refused. Lookup revalidates, and the next
+	// LookupCached hits again.
+	time.Sleep(valid + valid/2)
+	for _, p := range []string{"/a.txt", "/big.bin", "/missing"} {
+		if e, _, ok := x.LookupCached(p); ok || e != nil {
+			t.Errorf("%s: stale entry answered by LookupCached", p)
+		}
+		e, _, _ := x.Lookup(&c, p)
+		release(e, &c)
+		if _, _, ok := x.LookupCached(p); !ok {
+			t.Errorf("%s: not a cached hit after Lookup revalidated it", p)
+		}
+	}
+}
+
+// release releases e if Lookup returned one.
+func release(e *Entry, c *syscount.Counters) {
+	if e != nil {
+		e.Release(c)
+	}
+}
+
+// Options.Header is asked once per entry, with the path of the file the
+// entry serves: the index file for a directory URL, the directory with its
+// "/" for a listing; a variant carries its original's fields.
+func TestHeaderSeesTheServedPath(t *testing.T) {
+	root := t.TempDir()
+	mkTree(t, root, "a.txt", "a.txt.gz", "dir/index.html", "list/x.txt")
+	header := func(p string) []byte { return []byte("\r\nX-Path: " + p) }
+	for _, walk := range []bool{false, true} {
+		x := newIndex(t, Options{Root: root, Listing: true, Precompressed: true, Header: header}, walk)
+		for url, want := range map[string]string{
+			"/a.txt": "/a.txt",
+			"/dir/":  "/dir/index.html",
+			"/list/": "/list/",
+			"/":      "/",
+		} {
+			e, res, err := x.Lookup(nil, url)
+			if err != nil || (res != Found && res != Listing) {
+				t.Fatalf("walk %v: Lookup(%q) = %v, %v", walk, url, res, err)
+			}
+			if got := string(e.Header); got != "\r\nX-Path: "+want {
+				t.Errorf("walk %v: %s: Header %q, want the path %s", walk, url, got, want)
+			}
+			if v := e.Variant(Gzip); v != nil && string(v.Header) != string(e.Header) {
+				t.Errorf("walk %v: %s: gzip variant's Header %q, want its original's", walk, url, v.Header)
+			}
+			e.Release(nil)
+		}
+	}
+	x := newIndex(t, Options{Root: root}, false)
+	if e, _, _ := x.Lookup(nil, "/a.txt"); e.Header != nil {
+		t.Errorf("no Options.Header: Header %q, want nil", e.Header)
+	} else {
+		e.Release(nil)
 	}
 }

@@ -32,7 +32,7 @@ func (r *Response) PlanPage(w *Writer, req *httpparse.Request, status int, e *fs
 	}
 	r.start(w, keepAlive, http10)
 	r.entry, r.rep = e, e
-	b := r.headStart(w, status)
+	b := r.headStart(status)
 	if status == 405 {
 		b = appendField(b, "Allow", allowed)
 	}
@@ -44,6 +44,6 @@ func (r *Response) PlanPage(w *Writer, req *httpparse.Request, status int, e *fs
 	if head {
 		return
 	}
-	r.bodyFrom(w, e)
+	r.bodyFrom(e)
 	r.off, r.end = 0, e.Size
 }

@@ -43,27 +43,27 @@ func (r *Response) Plan(w *Writer, q Request, e *fsindex.Entry, res fsindex.Resu
 	switch req.MethodID {
 	case httpparse.MethodGET, httpparse.MethodHEAD:
 	case httpparse.MethodOPTIONS:
-		r.planOptions(w)
+		r.planOptions()
 		return
 	case httpparse.MethodUnknown:
-		r.planError(w, 501, false)
+		r.planError(501, false)
 		return
 	default:
-		r.planError(w, 405, false)
+		r.planError(405, false)
 		return
 	}
 	head := req.MethodID == httpparse.MethodHEAD
 	switch {
 	case (res == fsindex.Found || res == fsindex.Listing) && e != nil:
-		r.planEntry(w, req, head)
+		r.planEntry(req, head)
 	case res == fsindex.RedirectSlash:
-		r.planRedirect(w, q.Path, q.Query, head)
+		r.planRedirect(q.Path, q.Query, head)
 	case res == fsindex.NotFound:
-		r.planError(w, 404, head)
+		r.planError(404, head)
 	case res == fsindex.Forbidden:
-		r.planError(w, 403, head)
+		r.planError(403, head)
 	default:
-		r.planError(w, 500, head)
+		r.planError(500, head)
 	}
 }
 
@@ -94,19 +94,19 @@ func (r *Response) PlanError(w *Writer, req *httpparse.Request, status int, keep
 	if statusText(status) == "" {
 		status = 500
 	}
-	r.planError(w, status, head)
+	r.planError(status, head)
 }
 
 // headStart begins a head: status line, Date, Server and Config.Fields.
-func (r *Response) headStart(w *Writer, status int) []byte {
+func (r *Response) headStart(status int) []byte {
 	r.status = status
 	b := appendStatusLine(r.s.buf[:0], status)
 	b = append(b, "\r\nDate: "...)
-	b = append(b, w.date[:]...)
-	if w.cfg.ServerHeader != "" {
-		b = appendField(b, "Server", w.cfg.ServerHeader)
+	b = append(b, r.w.date[:]...)
+	if r.w.cfg.ServerHeader != "" {
+		b = appendField(b, "Server", r.w.cfg.ServerHeader)
 	}
-	return append(b, w.cfg.Fields...)
+	return append(b, r.w.cfg.Fields...)
 }
 
 // finishHead adds the connection fields and the blank line, and makes the
@@ -128,8 +128,8 @@ func (r *Response) finishHead(b []byte) {
 
 // planError plans a status with the short text body; head leaves the body
 // out but keeps its Content-Length (RFC 9110 §9.3.2).
-func (r *Response) planError(w *Writer, status int, head bool) {
-	b := r.headStart(w, status)
+func (r *Response) planError(status int, head bool) {
+	b := r.headStart(status)
 	if status == 405 {
 		// RFC 9110 §15.5.6: a 405 MUST list the allowed methods.
 		b = appendField(b, "Allow", allowed)
@@ -152,8 +152,8 @@ func (r *Response) finishError(b []byte, status int, head bool) {
 // planOptions answers OPTIONS with 204 and Allow (RFC 9110 §9.3.7), for any
 // target: a file server allows the same methods everywhere. A 204 carries no
 // Content-Length (RFC 9110 §8.6).
-func (r *Response) planOptions(w *Writer) {
-	b := r.headStart(w, 204)
+func (r *Response) planOptions() {
+	b := r.headStart(204)
 	b = appendField(b, "Allow", allowed)
 	r.finishHead(b)
 }
@@ -161,8 +161,8 @@ func (r *Response) planOptions(w *Writer) {
 // planRedirect answers a directory named without its trailing slash with 301
 // to the same path plus "/", keeping the query (RFC 9110 §15.4.2; Location
 // is a relative reference, §10.2.2).
-func (r *Response) planRedirect(w *Writer, path, query []byte, head bool) {
-	b := r.headStart(w, 301)
+func (r *Response) planRedirect(path, query []byte, head bool) {
+	b := r.headStart(301)
 	b = append(b, "\r\nLocation: "...)
 	b = appendLocationPath(b, path)
 	if len(path) == 0 || path[len(path)-1] != '/' {
@@ -255,11 +255,11 @@ func chooseListingForm(req *httpparse.Request, page, doc *fsindex.Entry) *fsinde
 // Those fields are the resource's, the entry Plan was given, whatever
 // representation rep is: a variant (sidecar or computed) or a listing's
 // JSON form is the same resource at the same path, so the same rules.
-func (r *Response) appendValidators(b []byte, w *Writer, rep *fsindex.Entry, vary string) []byte {
+func (r *Response) appendValidators(b []byte, rep *fsindex.Entry, vary string) []byte {
 	b = appendField(b, "Last-Modified", rep.LastModified)
 	b = appendField(b, "ETag", rep.ETag)
-	if w.cfg.CacheControl != "" {
-		b = appendField(b, "Cache-Control", w.cfg.CacheControl)
+	if r.w.cfg.CacheControl != "" {
+		b = appendField(b, "Cache-Control", r.w.cfg.CacheControl)
 	}
 	b = append(b, r.entry.Header...)
 	if vary != "" {
@@ -270,16 +270,16 @@ func (r *Response) appendValidators(b []byte, w *Writer, rep *fsindex.Entry, var
 
 // planEntry plans the answer for a file or listing: preconditions, then
 // ranges, then the head of a 200 or 206.
-func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
+func (r *Response) planEntry(req *httpparse.Request, head bool) {
 	rep, vary, ranged := chooseRepresentation(req, r.entry)
 	r.rep = rep
 	switch preconditions(req, rep) {
 	case 304:
-		b := r.appendValidators(r.headStart(w, 304), w, rep, vary)
+		b := r.appendValidators(r.headStart(304), rep, vary)
 		r.finishHead(b)
 		return
 	case 412:
-		b := r.headStart(w, 412)
+		b := r.headStart(412)
 		if vary != "" {
 			b = appendField(b, "Vary", vary)
 		}
@@ -290,23 +290,23 @@ func (r *Response) planEntry(w *Writer, req *httpparse.Request, head bool) {
 	// RFC 9110 §14.2: Range is defined for GET only, and ignored when an
 	// If-Range does not match (§13.1.5).
 	if ranged {
-		if v := req.Header("Range"); checkIfRange(req, rep, w.dateSec) != condFalse {
-			switch status, n := chooseRanges(v, size, r.s.ranges[:w.cfg.MaxRanges]); status {
+		if v := req.Header("Range"); checkIfRange(req, rep, r.w.dateSec) != condFalse {
+			switch status, n := chooseRanges(v, size, r.s.ranges[:r.w.cfg.MaxRanges]); status {
 			case 416:
-				r.planUnsatisfiable(w, size, vary)
+				r.planUnsatisfiable(size, vary)
 				return
 			case 206:
 				r.nparts = n
 			}
 		}
 	}
-	r.planBody(w, rep, vary, head)
+	r.planBody(rep, vary, head)
 }
 
 // planUnsatisfiable answers a Range no part of which exists with 416 and the
 // current length (RFC 9110 §15.5.17).
-func (r *Response) planUnsatisfiable(w *Writer, size int64, vary string) {
-	b := r.headStart(w, 416)
+func (r *Response) planUnsatisfiable(size int64, vary string) {
+	b := r.headStart(416)
 	b = append(b, "\r\nContent-Range: bytes */"...)
 	b = strconv.AppendInt(b, size, 10)
 	if vary != "" {
@@ -316,17 +316,17 @@ func (r *Response) planUnsatisfiable(w *Writer, size int64, vary string) {
 }
 
 // planBody writes the head of a 200 or 206 and sets up the body.
-func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head bool) {
+func (r *Response) planBody(rep *fsindex.Entry, vary string, head bool) {
 	size := rep.Size
 	rs := r.s.ranges[:r.nparts]
 	status := 200
 	if r.nparts > 0 {
 		status = 206
 	}
-	b := r.headStart(w, status)
+	b := r.headStart(status)
 	switch {
 	case r.nparts > 1:
-		w.nextBoundary(&r.boundary)
+		r.w.nextBoundary(&r.boundary)
 		r.clen, b = r.multipartLength(b)
 		b = append(b, "\r\nContent-Type: "+multipartType...)
 		b = append(b, r.boundary[:]...)
@@ -345,13 +345,13 @@ func (r *Response) planBody(w *Writer, rep *fsindex.Entry, vary string, head boo
 	if rep.Encoding != fsindex.Identity {
 		b = appendField(b, "Content-Encoding", rep.Encoding.String())
 	}
-	b = r.appendValidators(b, w, rep, vary)
+	b = r.appendValidators(b, rep, vary)
 	b = appendField(b, "Accept-Ranges", "bytes")
 	r.finishHead(b)
 	if head {
 		return
 	}
-	r.bodyFrom(w, rep)
+	r.bodyFrom(rep)
 	switch r.nparts {
 	case 0:
 		r.off, r.end = 0, size
@@ -410,9 +410,9 @@ func (r *Response) multipartLength(b []byte) (int64, []byte) {
 
 // bodyFrom sets the body's source to rep: its bytes in memory when the
 // entry holds them, else its descriptor by the Writer's strategy.
-func (r *Response) bodyFrom(w *Writer, rep *fsindex.Entry) {
+func (r *Response) bodyFrom(rep *fsindex.Entry) {
 	r.src, r.mem = srcMemory, rep.Body
 	if rep.Body == nil {
-		r.src = w.fileSource()
+		r.src = r.w.fileSource()
 	}
 }

@@ -231,6 +231,18 @@ func (l *Loop) release(s *slot, idx int32) {
 	l.free = append(l.free, idx)
 }
 
+// end releases id's slot and returns the descriptor it held, for Close and
+// Remove to dispose of.
+func (l *Loop) end(id ID) (int, error) {
+	s := l.lookup(id)
+	if s == nil {
+		return -1, errUnknownID
+	}
+	fd := int(s.fd)
+	l.release(s, id.index())
+	return fd, nil
+}
+
 // Close ends the registration and closes its descriptor. No event reaches the
 // handler after Close returns, even one already fetched in the current batch.
 //
@@ -241,13 +253,11 @@ func (l *Loop) release(s *slot, idx int32) {
 // reporting it; those events carry the old generation and are dropped as
 // stale. Use Remove for descriptors shared that way.
 func (l *Loop) Close(id ID) error {
-	s := l.lookup(id)
-	if s == nil {
-		return errUnknownID
+	fd, err := l.end(id)
+	if err != nil {
+		return err
 	}
-	fd := int(s.fd)
-	l.release(s, id.index())
-	err := l.sc.Close(fd)
+	err = l.sc.Close(fd)
 	l.resumeAccepting()
 	return err
 }
@@ -255,12 +265,10 @@ func (l *Loop) Close(id ID) error {
 // Remove deletes the registration from the epoll set (EPOLL_CTL_DEL) and
 // hands the descriptor back to the caller, open.
 func (l *Loop) Remove(id ID) error {
-	s := l.lookup(id)
-	if s == nil {
-		return errUnknownID
+	fd, err := l.end(id)
+	if err != nil {
+		return err
 	}
-	fd := int(s.fd)
-	l.release(s, id.index())
 	if err := l.sc.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
 	}

@@ -117,10 +117,7 @@ func (c *Counters) Read(fd int, p []byte) (int, error) {
 
 // readNonblock is read(2) made raw, with x/sys Read's race annotations.
 func readNonblock(fd int, p []byte) (int, error) {
-	var b unsafe.Pointer
-	if len(p) > 0 {
-		b = unsafe.Pointer(&p[0])
-	}
+	b := unsafe.Pointer(unsafe.SliceData(p)) // nil for a nil p: the kernel takes any address with a count of 0
 	n, err := rawResult(unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(b), uintptr(len(p))))
 	if raceEnabled {
 		if n > 0 {
@@ -147,10 +144,7 @@ func (c *Counters) Write(fd int, p []byte) (int, error) {
 // annotations: for a goroutine that does not own a Counters, such as one
 // waking a loop through its nonblocking eventfd. fd must not block.
 func WriteNonblock(fd int, p []byte) (int, error) {
-	var b unsafe.Pointer
-	if len(p) > 0 {
-		b = unsafe.Pointer(&p[0])
-	}
+	b := unsafe.Pointer(unsafe.SliceData(p)) // nil for a nil p: the kernel takes any address with a count of 0
 	if raceEnabled {
 		raceReleaseIO()
 	}

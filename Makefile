@@ -18,7 +18,7 @@ LDFLAGS     := $(if $(VERSION),-X main.version=$(VERSION))
 PKGS       ?= ./...
 TEST_FLAGS ?=
 
-.PHONY: all build release man run test race test-busy test-browser lint bench bench-peers study soak fuzz clean
+.PHONY: all build release man run test race allocs test-busy test-browser lint bench bench-peers study soak fuzz clean
 
 all: build
 
@@ -65,11 +65,20 @@ lint:
 # two overlap instead of adding up. Lint prints nothing when clean; either
 # failing fails the target.
 test:
-	@$(MAKE) --no-print-directory -j2 lint race
+	@$(MAKE) --no-print-directory -j2 lint race allocs
 
 # race is the tests under the race detector alone (make test without lint).
 race:
 	$(GO) test -race -count=1 -timeout 9m $(TEST_FLAGS) $(PKGS)
+
+# allocs is the allocation tests, which the race detector's own
+# allocations would fail and which are therefore built with !race: 0
+# allocations per request in the parser, the counters, the index's hit,
+# transmit's Plan and Step, and the server's steady state. make test runs
+# them beside race, in a build of their own.
+ALLOC_PKGS := ./poller/syscount ./fsindex ./transmit ./httpparse ./cmd/epfs/internal/server
+allocs:
+	$(GO) test -count=1 -timeout 5m -run 'Alloc|Allocate|NoAllocations' $(ALLOC_PKGS)
 
 # The same tests while one CPU hog per core (plain shell busy loops, started
 # here and stopped by PID when the tests end, however they end) keeps the

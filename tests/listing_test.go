@@ -82,12 +82,17 @@ func TestListingFollowsFiles(t *testing.T) {
 
 // TestBigListingShared: a directory of 10,000 files with 230-byte names
 // (an unbounded listing of it is 5.3 MB, more than a cache shard holds).
-// Twenty concurrent GETs on a cold cache share one build. Repeated HEADs do not rebuild it per request: the fstatat calls the
-// server counts (loops and I/O threads) stay within one build per
-// freshness interval elapsed, plus two. Twenty connections that ask for it
-// and do not read share one body: the listing bytes the server counts are
-// those of one listing (two during a rebuild), and its anonymous resident memory grows by less
-// than ten listings (twenty private copies would be twice that).
+// Twenty concurrent GETs on a cold cache share one build. Repeated HEADs
+// do not rebuild it per request: the fstatat calls the server counts
+// (loops and I/O threads) stay within one build per freshness interval
+// elapsed, plus two. Two hundred connections that ask for it and do not
+// read share one body: the listing bytes the server counts are those of
+// one listing (two during a rebuild), and its anonymous resident memory
+// grows by less than half of what a private copy each would take. The
+// margin is that wide because the readers may arrive as the listing goes
+// stale: its rebuild then touches a few MiB of fresh heap (10,000 names
+// read, sorted and escaped) that the garbage collector may not yet have
+// handed back, and each connection holds its request buffers.
 func TestBigListingShared(t *testing.T) {
 	noLeaks(t)
 	f := newFixture(t)
@@ -170,7 +175,7 @@ func TestBigListingShared(t *testing.T) {
 		t.Errorf("%d HEADs made %.0f builds and %.0f fstatat: more than one build per %v", heads, builds, calls, fsindex.DefaultValid)
 	}
 
-	const readers = 20
+	const readers = 200
 	rssBefore := statusBytes(t, w.cmd.Process.Pid, "RssAnon")
 	for range readers {
 		c := dial(t, w.addr)
@@ -192,8 +197,8 @@ func TestBigListingShared(t *testing.T) {
 	if live < float64(size) || live > float64(2*size) {
 		t.Errorf("listing bytes counted: %.0f, want one body of %d (two while it is rebuilt)", live, size)
 	}
-	if grew > 10*size {
-		t.Errorf("RssAnon grew by %d bytes with %d stalled readers: more than ten %d-byte listings", grew, readers, size)
+	if grew > readers*size/2 {
+		t.Errorf("RssAnon grew by %d bytes with %d stalled readers: more than half a %d-byte listing each", grew, readers, size)
 	}
 }
 

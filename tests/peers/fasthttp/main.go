@@ -11,28 +11,14 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
-	"fmt"
-	"net"
-	"os"
-
+	"github.com/epfs/epfs/tests/peers/internal/peer"
 	"github.com/valyala/fasthttp"
 )
 
 func main() {
-	root := flag.String("root", ".", "directory to serve")
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
-
-	ln, err := net.Listen("tcp4", *listen)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fasthttp:", err)
-		os.Exit(1)
-	}
-	announce(ln.Addr().String())
+	ln, root := peer.Listen("fasthttp", "tcp4")
 	fs := &fasthttp.FS{
-		Root:            *root,
+		Root:            root,
 		AcceptByteRange: true,
 		Compress:        false,
 	}
@@ -40,13 +26,6 @@ func main() {
 	// thousands of keep-alive connections open while it measures.
 	srv := &fasthttp.Server{Handler: fs.NewRequestHandler()}
 	if err := srv.Serve(ln); err != nil {
-		fmt.Fprintln(os.Stderr, "fasthttp:", err)
-		os.Exit(1)
+		peer.Exit("fasthttp", err)
 	}
-}
-
-// announce writes the start-up line the harness waits for.
-func announce(addr string) {
-	line, _ := json.Marshal(map[string]string{"message": "listening", "addr": addr})
-	fmt.Fprintf(os.Stderr, "%s\n", line)
 }

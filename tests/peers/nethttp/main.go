@@ -11,36 +11,17 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
+
+	"github.com/epfs/epfs/tests/peers/internal/peer"
 )
 
 func main() {
-	root := flag.String("root", ".", "directory to serve")
-	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
-
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "nethttp:", err)
-		os.Exit(1)
-	}
-	announce(ln.Addr().String())
+	ln, root := peer.Listen("nethttp", "tcp")
 	// No timeouts: the idle-connection benchmark holds thousands of
 	// keep-alive connections open for as long as it measures.
-	srv := &http.Server{Handler: http.FileServer(http.Dir(*root))}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(root))}
 	if err := srv.Serve(ln); err != nil {
-		fmt.Fprintln(os.Stderr, "nethttp:", err)
-		os.Exit(1)
+		peer.Exit("nethttp", err)
 	}
-}
-
-// announce writes the start-up line the harness waits for.
-func announce(addr string) {
-	line, _ := json.Marshal(map[string]string{"message": "listening", "addr": addr})
-	fmt.Fprintf(os.Stderr, "%s\n", line)
 }

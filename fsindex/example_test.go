@@ -16,9 +16,8 @@ import (
 // Serve a temporary root: look a file up, read what a response needs from
 // the entry, and release it when the response is done.
 func Example() {
-	root, _ := os.MkdirTemp("", "fsindex-example")
+	root := helloRoot()
 	defer os.RemoveAll(root)
-	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello, world\n"), 0o644)
 
 	idx, err := fsindex.Open(fsindex.Options{Root: root})
 	if err != nil {
@@ -63,9 +62,8 @@ func Example() {
 // rest to a thread that may block, which looks the path up with its own
 // counters; the loop then takes the entry back and releases it when done.
 func ExampleIndex_LookupCached() {
-	root, _ := os.MkdirTemp("", "fsindex-example")
+	root := helloRoot()
 	defer os.RemoveAll(root)
-	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello, world\n"), 0o644)
 
 	idx, err := fsindex.Open(fsindex.Options{Root: root})
 	if err != nil {
@@ -124,4 +122,12 @@ func ExampleContentTypes() {
 	// 0 application/x-thing
 	// text/html; charset=utf-8
 	// text/vtt
+}
+
+// helloRoot makes the examples' root: a temporary directory holding
+// hello.txt.
+func helloRoot() string {
+	root, _ := os.MkdirTemp("", "fsindex-example")
+	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello, world\n"), 0o644)
+	return root
 }

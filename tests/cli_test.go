@@ -16,31 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// get fetches base+path and returns the status and body.
-func get(t testing.TB, base, path string) (int, string, http.Header) {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	r, err := c.Get(base + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	return r.StatusCode, body(t, r), r.Header
-}
-
-// logLine returns the first line p logged with message msg (nil if none).
-func logLine(p *proc, msg string) map[string]any {
-	for _, m := range p.logLines() {
-		if m["message"] == msg {
-			return m
-		}
-	}
-	return nil
-}
-
-// logField returns field of the first line p logged with message msg.
-func logField(p *proc, msg, field string) any { return logLine(p, msg)[field] }
-
 // `epfs serve DIR`: the root may be the argument, and flags before and
 // after it mean the same; "--" ends the flags. Each run must serve the
 // fixture (not the current directory) on the address the flags give.

@@ -24,24 +24,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dialSmall connects with SO_RCVBUF set before the handshake, so the window
-// the server sees stays small and a response larger than a few buffers
-// stalls on the server's side until the client reads.
-func dialSmall(t testing.TB, addr string, rcvbuf int) net.Conn {
-	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-		})
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // normalClients runs keep-alive clients asking for small files and ranges
 // of big.bin until stop closes, and counts answers right and wrong.
 func normalClients(f *fixture, base string, stop <-chan struct{}) (wait func() (ok, wrong int64, errs []string)) {

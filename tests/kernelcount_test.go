@@ -289,19 +289,6 @@ type loopCounts struct {
 	calls  map[string]kcount // by epfs syscall name; errors are every result but ok
 }
 
-func adminURL(t *testing.T, p *proc) string {
-	t.Helper()
-	for _, l := range p.logLines() {
-		if l["message"] == "admin listening" {
-			if u, ok := l["metrics"].(string); ok {
-				return u
-			}
-		}
-	}
-	t.Fatal("no admin listening line with the /metrics URL")
-	return ""
-}
-
 // scrapeLoops reads /metrics into one loopCounts per loop label and one per
 // I/O pool thread.
 func scrapeLoops(t *testing.T, url string) map[string]*loopCounts {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,4 +284,54 @@ func sendOn(t testing.TB, addr, req string, guard time.Duration) net.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// get fetches base+path and returns the status and body.
+func get(t testing.TB, base, path string) (int, string, http.Header) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	r, err := c.Get(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	return r.StatusCode, body(t, r), r.Header
+}
+
+// logLine returns the first line p logged with message msg (nil if none).
+func logLine(p *proc, msg string) map[string]any {
+	for _, m := range p.logLines() {
+		if m["message"] == msg {
+			return m
+		}
+	}
+	return nil
+}
+
+// logField returns field of the first line p logged with message msg.
+func logField(p *proc, msg, field string) any { return logLine(p, msg)[field] }
+
+// dialSmall connects with SO_RCVBUF set before the handshake, so the window
+// the server sees stays small and a response larger than a few buffers
+// stalls on the server's side until the client reads.
+func dialSmall(t testing.TB, addr string, rcvbuf int) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+		})
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func firstLine(s string) string {
+	if i := strings.Index(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -155,13 +155,6 @@ func TestServeTraversal(t *testing.T) {
 	}
 }
 
-func firstLine(s string) string {
-	if i := strings.Index(s, "\r\n"); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 // Malformed requests get their RFC status and the connection closes;
 // smuggling attempts never yield a second response from body bytes.
 func TestServeMalformed(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -362,24 +361,4 @@ func (s *soakClient) malformed() error {
 		return fmt.Errorf("after the 400: %v, want the end of the stream", err)
 	}
 	return nil
-}
-
-// statusBytes reads a size field (VmRSS, RssAnon, …) of /proc/PID/status.
-func statusBytes(t *testing.T, pid int, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %q", field, line)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/PID/status", field)
-	return 0
 }

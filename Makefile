@@ -141,12 +141,27 @@ SOAKTIME ?= 60s
 soak:
 	$(GO) test -count=1 -run '^TestSoak$$' -v -timeout 30m ./tests/ -soak $(SOAKTIME)
 
-# Every fuzz target in every package, each for FUZZTIME.
+# Every fuzz target in every package, each for FUZZTIME. A target fails on
+# a failing input (written to its testdata/fuzz directory) or any other
+# error, with one exception: Go 1.26's fuzz coordinator can report its own
+# -fuzztime deadline as "context deadline exceeded" when a worker is mid-
+# call as the time runs out on a loaded machine (golang.org/issue/75804,
+# fixed in Go 1.27). That outcome, with no failing input written, is said
+# and counted as a pass.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    corpus="$$dir/testdata/fuzz/$$f"; before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+	    rc=0; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1 || rc=$$?; \
+	    cat $$log; \
+	    [ $$rc -eq 0 ] && continue; \
+	    after=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+	    if [ "$$after" -eq "$$before" ] && grep -qx '    context deadline exceeded' $$log && ! grep -q 'Failing input' $$log; then \
+	      echo "== $$f: the coordinator's own deadline (golang.org/issue/75804), no failing input: passed"; \
+	    else exit $$rc; fi; \
 	  done; \
 	done
 

@@ -5,7 +5,6 @@ package transmit
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -99,26 +98,94 @@ func stepAllBuf(t *testing.T, e *env, name string, sndbuf int, after func(f *Fet
 	return s
 }
 
-// hotFile writes name with size bytes and reads it back, so every page is
-// in the page cache and up to date.
+// hotFile writes name with size bytes, synced, and pins every page of it
+// in the page cache until the test ends (pinFile), then reads it back.
 func hotFile(t *testing.T, e *env, name string, size int) []byte {
 	t.Helper()
+	data := syncedFile(t, e, name, size)
+	path := filepath.Join(e.root, name)
+	pinFile(t, path, size)
+	// Read through once more: a page that was evicted before the pin and
+	// faulted back by it may carry the readahead marker, which the
+	// one-byte probe answers as cold (see cold_linux.go); a read clears it.
+	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("read back: %v", err)
+	}
+	return data
+}
+
+// syncedFile writes name with size bytes, one page per write(2), and
+// syncs it: writeback moving pages under the test would make cachestat's
+// count a race.
+//
+// One page per write keeps the file in single-page folios. Over large
+// folios (what one big write makes on ext4 since Linux 6.16) cachestat
+// itself can miss a resident one: on the build machine (6.18, CPUs busy),
+// cachestat from 1 MiB into a 5 MiB file written in one call answered 769
+// pages of 1025, with none evicted, in 263 of 1,162,800 calls, and the
+// same call again answered 1025; over the same file written a page at a
+// time, 0 of 324,000 were short. The server takes such an answer as pages
+// missing (a needless Fetch, or one-byte probes guarding the next chunk),
+// which is slower, never wrong; a test that counts the probes over a
+// resident file needs the kernel to count it right.
+func syncedFile(t *testing.T, e *env, name string, size int) []byte {
+	t.Helper()
 	data := randomBytes(size, uint64(size))
-	e.file(name, data)
-	// Written back first: writeback moving pages under the test would
-	// make cachestat's count a race.
-	f, err := os.Open(filepath.Join(e.root, name))
+	f, err := os.Create(filepath.Join(e.root, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	for off := 0; off < size; off += int(pageSize) {
+		if _, err := f.Write(data[off:min(off+int(pageSize), size)]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := io.ReadAll(f); err != nil || !bytes.Equal(b, data) {
-		t.Fatalf("read back: %v", err)
-	}
 	return data
+}
+
+// pinFile maps the size bytes of path and locks them in memory (mlock(2))
+// until the test ends. Reading a file back does not keep it resident: a
+// clean page-cache page can be evicted at any moment, memory pressure or
+// not. Proactive reclaim evicts pages it sampled as idle from a machine
+// with gigabytes free (the build machine runs DAMON's pageout scheme; a
+// test there lost 1-2 MiB of a file it had just read, once in about 30
+// runs). Locked pages are unevictable: reclaim puts them back
+// (folio_test_unevictable), so the probes a test counts see the file it
+// wrote. A refused lock fails the test, naming the limit: 8 MiB is the
+// default RLIMIT_MEMLOCK since Linux 5.16 and the files pinned here are
+// smaller.
+func pinFile(t *testing.T, path string, size int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) }) // unlocks
+	err = unix.Mlock(m)
+	if err == unix.ENOMEM || err == unix.EPERM || err == unix.EAGAIN {
+		// The soft limit may be below the hard one: raise it and retry.
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil && lim.Cur < lim.Max {
+			lim.Cur = lim.Max
+			if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim) == nil {
+				err = unix.Mlock(m)
+			}
+		}
+	}
+	if err != nil {
+		var lim unix.Rlimit
+		unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
+		t.Fatalf("mlock of %d bytes (RLIMIT_MEMLOCK %d): %v: the test needs the file pinned in the page cache", size, lim.Cur, err)
+	}
 }
 
 // A resident file is probed with one cachestat per chunk and no preadv2;
@@ -168,7 +235,7 @@ func TestCachestatSeesHole(t *testing.T) {
 	needCachestat(t)
 	const budget = 2 << 20
 	e := newEnv(t, Config{Probe: true, Cachestat: true, Budget: budget})
-	data := hotFile(t, e, "holey.bin", 3*budget)
+	data := syncedFile(t, e, "holey.bin", 3*budget) // not pinned: punch evicts it
 	path := filepath.Join(e.root, "holey.bin")
 	punch := func() {
 		evictFile(t, path, true)

@@ -4,6 +4,7 @@ package transmit
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -39,9 +40,31 @@ var (
 // and a receive window smaller than one MSS makes the sender wait for TCP's
 // persist timer (silly window avoidance, RFC 9293 §3.8.6.2.1) instead of for
 // the reader: 200 ms stalls that would hide what the test looks at.
+//
+// The server side uses Reno, whatever the system's congestion control: a
+// paced one (BBR, the build machine's default) makes the kernel hold bytes
+// with nothing in flight until the pacing timer releases them, and arms
+// the probe timer as it does so (tcp_write_xmit stops at tcp_pacing_check,
+// __tcp_push_pending_frames calls tcp_check_probe_timer). That is the
+// state unsentTail reports as a corked tail; under pacing it is the
+// kernel's, and it clears when the pacing timer fires, which a busy
+// machine delays (a 45,109-byte tail seen at load 11). Reno, always built
+// in and allowed to every user, does not pace, so the only bytes held
+// with nothing in flight are the ones a send's flags corked. It is set on
+// the listener, which the accepted socket inherits, so that BBR never
+// starts on the socket (it turns pacing on when it does).
 func tcpPair(t testing.TB, sndbuf int) (int, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(s uintptr) {
+			serr = unix.SetsockoptString(int(s), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "reno")
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,6 +127,47 @@ func (w *watched) sample(t *testing.T) (rest, int64) {
 // the last sample. A connection the server has just closed may still be
 // lingering for up to 2 s, so it allows 10. Fewer goroutines than want is
 // no leak: the baseline may have caught an earlier scrape's connection
+// fdKinds counts the process's open descriptors by what they refer to: a
+// file's path, or the kind of a socket, pipe or anonymous inode without
+// its inode number. Two counts are compared to name what a leak left open.
+func fdKinds(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := make(map[string]int)
+	for _, fd := range fds {
+		target, err := os.Readlink(dir + "/" + fd.Name())
+		if err != nil {
+			continue // closed since ReadDir
+		}
+		if k, _, ok := strings.Cut(target, ":["); ok {
+			target = k
+		}
+		kinds[target]++
+	}
+	return kinds
+}
+
+// fdDiff lists the kinds whose counts differ between a and b.
+func fdDiff(a, b map[string]int) []string {
+	var out []string
+	for k := range a {
+		if a[k] != b[k] {
+			out = append(out, fmt.Sprintf("%s: %d then %d", k, a[k], b[k]))
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, fmt.Sprintf("%s: 0 then %d", k, b[k]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // goroutine on its way out (net/http's, not the serving path's).
 func (w *watched) settle(t *testing.T, want *rest) rest {
 	t.Helper()

@@ -69,9 +69,11 @@ func TestSoak(t *testing.T) {
 			s.drop()
 		}()
 	}
+	var kinds []map[string]int // the descriptors by kind at each sample
 	sampleAtRest := func() (rest, int64) {
 		g.pause(clients)
 		r := w.settle(t, nil)
+		kinds = append(kinds, fdKinds(t, w.cmd.Process.Pid))
 		t.Logf("VmRSS %.1f MiB", float64(statusBytes(t, w.cmd.Process.Pid, "VmRSS"))/(1<<20))
 		return r, statusBytes(t, w.cmd.Process.Pid, "RssAnon")
 	}
@@ -104,7 +106,7 @@ func TestSoak(t *testing.T) {
 		t.Error("no request completed")
 	}
 	if end.fds != warm.fds {
-		t.Errorf("open descriptors: %d after the warm-up, %d at the end", warm.fds, end.fds)
+		t.Errorf("open descriptors: %d after the warm-up, %d at the end; by kind: %q", warm.fds, end.fds, fdDiff(kinds[0], kinds[1]))
 	}
 	if grew, allowed := quietRSS-warmRSS, max(1<<20, warmRSS/10); grew > allowed {
 		t.Errorf("anonymous resident memory once quiet grew by %d bytes between the warm-up and the end, more than %d", grew, allowed)

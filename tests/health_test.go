@@ -96,17 +96,11 @@ func (w *watched) check(t *testing.T) {
 func (w *watched) sample(t *testing.T) (rest, int64) {
 	t.Helper()
 	fams := scrape(t, w.admin)
-	dir := fmt.Sprintf("/proc/%d/fd", w.cmd.Process.Pid)
-	fds, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	admin := adminSockets(t, w.cmd.Process.Pid, w.admin)
 	n := 0
-	for _, fd := range fds {
-		target, err := os.Readlink(dir + "/" + fd.Name())
+	for _, target := range fdTargets(t, w.cmd.Process.Pid) {
 		switch {
-		case err != nil:
+		case target == "":
 			n++
 		case strings.HasPrefix(target, "/sys/fs/cgroup/"):
 			// The Go runtime (1.25+) opens the cgroup CPU limit files when
@@ -127,22 +121,49 @@ func (w *watched) sample(t *testing.T) (rest, int64) {
 // the last sample. A connection the server has just closed may still be
 // lingering for up to 2 s, so it allows 10. Fewer goroutines than want is
 // no leak: the baseline may have caught an earlier scrape's connection
-// fdKinds counts the process's open descriptors by what they refer to: a
-// file's path, or the kind of a socket, pipe or anonymous inode without
-// its inode number. Two counts are compared to name what a leak left open.
-func fdKinds(t *testing.T, pid int) map[string]int {
+// goroutine on its way out (net/http's, not the serving path's).
+func (w *watched) settle(t *testing.T, want *rest) rest {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var prev rest
+	for {
+		r, open := w.sample(t)
+		if open == 0 && (want == nil && r == prev || want != nil && r.fds == want.fds && r.goroutines <= want.goroutines) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hang guard: the server did not come to rest within 10 s: %d connections open, %v, want %v", open, r, want)
+		}
+		prev = r
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// fdTargets returns what each of the process's open descriptors refers to
+// (readlink of /proc/PID/fd/N: a path, "socket:[inode]", "pipe:[inode]",
+// ...), or "" for one that closed between the listing and the readlink.
+func fdTargets(t *testing.T, pid int) []string {
 	t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	fds, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := make(map[string]int)
+	targets := make([]string, 0, len(fds))
 	for _, fd := range fds {
-		target, err := os.Readlink(dir + "/" + fd.Name())
-		if err != nil {
-			continue // closed since ReadDir
-		}
+		target, _ := os.Readlink(dir + "/" + fd.Name())
+		targets = append(targets, target)
+	}
+	return targets
+}
+
+// fdKinds counts the process's open descriptors by what they refer to: a
+// file's path, or the kind of a socket, pipe or anonymous inode without
+// its inode number. Two counts are compared to name what a leak left open.
+func fdKinds(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	kinds := make(map[string]int)
+	for _, target := range fdTargets(t, pid) {
 		if k, _, ok := strings.Cut(target, ":["); ok {
 			target = k
 		}
@@ -166,24 +187,6 @@ func fdDiff(a, b map[string]int) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// goroutine on its way out (net/http's, not the serving path's).
-func (w *watched) settle(t *testing.T, want *rest) rest {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var prev rest
-	for {
-		r, open := w.sample(t)
-		if open == 0 && (want == nil && r == prev || want != nil && r.fds == want.fds && r.goroutines <= want.goroutines) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hang guard: the server did not come to rest within 10 s: %d connections open, %v, want %v", open, r, want)
-		}
-		prev = r
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // healthy checks the server after a fault: still running, still serving
@@ -295,21 +298,17 @@ func portSockets(pid, port int) map[string]bool {
 // heldSockets counts the descriptors pid holds for connections to port.
 func heldSockets(t *testing.T, pid, port int) int {
 	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	conns := portSockets(pid, port)
 	n := 0
-	for _, fd := range fds {
-		if target, err := os.Readlink(dir + "/" + fd.Name()); err == nil && conns[target] {
+	for _, target := range fdTargets(t, pid) {
+		if conns[target] {
 			n++
 		}
 	}
 	return n
 }
 
+// adminURL is the /metrics URL of p's admin listener, from its start-up log.
 func adminURL(t *testing.T, p *proc) string {
 	t.Helper()
 	for _, l := range p.logLines() {

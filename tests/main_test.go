@@ -270,17 +270,14 @@ func dial(t testing.TB, addr string) net.Conn {
 	return c
 }
 
-// sendOn opens a new connection to addr, sets guard (a hang guard) as its
-// deadline and writes req on it. The caller closes it.
+// sendOn opens a new connection to addr (dial), sets guard (a hang guard)
+// as its deadline and writes req on it. The caller may close it before the
+// test ends.
 func sendOn(t testing.TB, addr, req string, guard time.Duration) net.Conn {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, addr)
 	c.SetDeadline(time.Now().Add(guard))
 	if _, err := io.WriteString(c, req); err != nil {
-		c.Close()
 		t.Fatal(err)
 	}
 	return c
@@ -329,6 +326,7 @@ func dialSmall(t testing.TB, addr string, rcvbuf int) net.Conn {
 	return c
 }
 
+// firstLine returns s up to its first CRLF: a response's status line.
 func firstLine(s string) string {
 	if i := strings.Index(s, "\r\n"); i >= 0 {
 		return s[:i]
